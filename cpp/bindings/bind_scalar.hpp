@@ -1,0 +1,172 @@
+// Python bindings of the core for one scalar type; "suffix" is "32" or "64".
+#pragma once
+
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <pybind11/eigen.h>
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <nnbcd/nnbcd.hpp>
+
+namespace nnbcd::bindings {
+
+namespace py = pybind11;
+using release_gil = py::call_guard<py::gil_scoped_release>;
+
+template <class T>
+using CArray = py::array_t<T, py::array::c_style | py::array::forcecast>;
+
+// A training run: the C++ state plus the Python arrays it borrows, kept alive here.
+template <class T>
+struct TrainingState {
+  CArray<T> X, Y;
+  std::unique_ptr<Bcd<T>> bcd;
+  std::mutex mutex;  // one step at a time, even if Python threads share the object
+};
+
+// (n, d) C-contiguous array viewed as the d x n column-major matrix it already is.
+template <class T>
+ConstMatrixMap<T> columns(const CArray<T>& a, const char* name) {
+  if (a.ndim() != 2) throw std::invalid_argument(std::string("nnbcd: ") + name + " must be 2-D");
+  return ConstMatrixMap<T>(a.data(), a.shape(1), a.shape(0));
+}
+
+template <class T>
+void bind_blocks(py::module_& m, const std::string& s) {
+  m.def(("output_v" + s).c_str(),
+        [](const ConstMatrixRef<T>& Y, const ConstMatrixRef<T>& U, Matrix<T> V, T gamma,
+           T alpha) {
+          update_output_v<T>(Y, U, V, gamma, alpha);
+          return V;
+        },
+        release_gil());
+  m.def(("output_u" + s).c_str(),
+        [](const ConstMatrixRef<T>& V, const ConstWeightRef<T>& W, const ConstVectorRef<T>& b,
+           const ConstMatrixRef<T>& Vprev, T gamma, T rho) {
+          require_shape(W.cols() == Vprev.rows(), "W is d_out x d_in, V_prev d_in x n");
+          const Matrix<T> WV = W * Vprev;
+          Matrix<T> U(V.rows(), V.cols());
+          update_output_u<T>(V, WV, b, U, gamma, rho);
+          return U;
+        },
+        release_gil());
+  m.def(("weights" + s).c_str(),
+        [](const ConstMatrixRef<T>& U, const ConstMatrixRef<T>& Vprev, RowMatrix<T> W,
+           const ConstVectorRef<T>& b, T rho, T alpha, T weight_decay, T tau,
+           std::optional<RowMatrix<T>> G) {
+          update_weights<T>(U, Vprev, b, W, rho, alpha, weight_decay, tau,
+                            G ? &G.value() : nullptr);
+          return W;
+        },
+        release_gil());
+  m.def(("bias" + s).c_str(),
+        [](const ConstMatrixRef<T>& U, const ConstMatrixRef<T>& Vprev, const ConstWeightRef<T>& W,
+           Vector<T> b, T rho, T alpha) {
+          update_bias<T>(U, Vprev, W, b, rho, alpha);
+          return b;
+        },
+        release_gil());
+  m.def(("hidden_v" + s).c_str(),
+        [](const ConstMatrixRef<T>& U, const ConstMatrixRef<T>& Unext,
+           const ConstWeightRef<T>& Wnext, const ConstVectorRef<T>& bnext, T rho, T gamma) {
+          Matrix<T> V(U.rows(), U.cols());
+          update_hidden_v<T>(U, Unext, Wnext, bnext, V, rho, gamma);
+          return V;
+        },
+        release_gil());
+  m.def(("hidden_u" + s).c_str(),
+        [](const ConstMatrixRef<T>& V, const ConstMatrixRef<T>& Vprev, const ConstWeightRef<T>& W,
+           const ConstVectorRef<T>& b, Matrix<T> U, T rho, T gamma, T alpha) {
+          require_shape(W.cols() == Vprev.rows(), "W is d_out x d_in, V_prev d_in x n");
+          const Matrix<T> WV = W * Vprev;
+          update_hidden_u<T>(V, WV, b, U, rho, gamma, alpha);
+          return U;
+        },
+        release_gil());
+}
+
+template <class T>
+void bind_scalar(py::module_& m, const std::string& s) {
+  m.def(("relu_prox" + s).c_str(),
+        [](const CArray<T>& a, const CArray<T>& c, T eta, int n_threads) {
+          if (a.size() != c.size()) throw std::invalid_argument("nnbcd: a and c differ in size");
+          CArray<T> out(std::vector<py::ssize_t>(a.shape(), a.shape() + a.ndim()));
+          const T* pa = a.data();
+          const T* pc = c.data();
+          T* po = out.mutable_data();
+          const Index size = a.size();
+          {
+            py::gil_scoped_release release;
+            ThreadScope scope(n_threads);
+            for_column_blocks(size, [&](Index begin, Index count) {
+              for (Index k = begin; k < begin + count; ++k) po[k] = relu_prox(pa[k], pc[k], eta);
+            });
+          }
+          return out;
+        });
+  bind_blocks<T>(m, s);
+
+  // module_local: every compiled variant registers the same C++ types.
+  py::class_<Mlp<T>>(m, ("Mlp" + s).c_str(), py::module_local())
+      .def(py::init<const std::vector<Index>&>())
+      .def_property_readonly("sizes", &Mlp<T>::sizes)
+      .def("weight", [](Mlp<T>& net, Index i) -> RowMatrix<T>& { return net.layer(i).W; },
+           py::return_value_policy::reference_internal)
+      .def("bias", [](Mlp<T>& net, Index i) -> Vector<T>& { return net.layer(i).b; },
+           py::return_value_policy::reference_internal)
+      .def("forward", &Mlp<T>::forward, py::arg("X"), py::arg("n_threads") = 0, release_gil())
+      .def("all_finite", &Mlp<T>::all_finite);
+
+  py::class_<TrainingState<T>>(m, ("Bcd" + s).c_str(), py::module_local())
+      .def(py::init([](Mlp<T>& net, CArray<T> X, CArray<T> Y, T gamma, T rho, T alpha, T tau,
+                       T weight_decay, bool train_bias, int n_threads) {
+             auto state = std::make_unique<TrainingState<T>>();
+             state->X = std::move(X);
+             state->Y = std::move(Y);
+             const Hyperparameters<T> h{gamma, rho, alpha, tau, weight_decay, train_bias};
+             const auto x = columns(state->X, "X");
+             const auto y = columns(state->Y, "Y");
+             py::gil_scoped_release release;
+             state->bcd = std::make_unique<Bcd<T>>(net, x, y, h, n_threads);
+             return state;
+           }),
+           py::keep_alive<1, 2>(), py::arg("net"), py::arg("X"), py::arg("Y"), py::arg("gamma"),
+           py::arg("rho"), py::arg("alpha"), py::arg("tau"), py::arg("weight_decay"),
+           py::arg("train_bias"), py::arg("n_threads"))
+      .def("step",
+           [](TrainingState<T>& s) {
+             std::lock_guard<std::mutex> lock(s.mutex);
+             s.bcd->step();
+           },
+           release_gil())
+      .def("objective",
+           [](TrainingState<T>& s) {
+             Objective o;
+             {
+               py::gil_scoped_release release;
+               std::lock_guard<std::mutex> lock(s.mutex);
+               o = s.bcd->objective();
+             }
+             py::dict d;
+             d["total"] = o.total();
+             d["loss"] = o.loss;
+             d["activation"] = o.activation;
+             d["linear"] = o.linear;
+             d["compression"] = o.compression;
+             d["weight_decay"] = o.weight_decay;
+             return d;
+           })
+      .def("U", [](TrainingState<T>& s, Index i) { return Matrix<T>(s.bcd->U(i)); })
+      .def("V", [](TrainingState<T>& s, Index i) { return Matrix<T>(s.bcd->V(i)); });
+}
+
+void bind_float(py::module_& m);
+void bind_double(py::module_& m);
+
+}  // namespace nnbcd::bindings

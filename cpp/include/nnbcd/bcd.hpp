@@ -1,0 +1,176 @@
+// The NN-BCD iteration: lifted variables U_i, V_i and one backward sweep of exact block updates.
+#pragma once
+
+#include <cmath>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "blocks.hpp"
+#include "mlp.hpp"
+#include "objective.hpp"
+#include "threads.hpp"
+#include "types.hpp"
+
+namespace nnbcd {
+
+template <class T>
+struct Hyperparameters {
+  T gamma = 1;         // weight of ||V_i - sigma(U_i)||^2
+  T rho = 1;           // weight of ||U_i - W_i V_{i-1} - b_i||^2
+  T alpha = 1;         // proximal weight
+  T tau = 0;           // weight of ||W_i - G_i||^2 (compressed layers only)
+  T weight_decay = 0;  // lambda/2 ||W_i||^2
+  bool train_bias = true;
+
+  void validate() const {
+    auto positive = [](T v, const char* name) {
+      if (!(v > T(0)))
+        throw std::invalid_argument(std::string("nnbcd: ") + name + " must be > 0");
+    };
+    auto non_negative = [](T v, const char* name) {
+      if (!(v >= T(0)) || !std::isfinite(double(v)))
+        throw std::invalid_argument(std::string("nnbcd: ") + name + " must be finite and >= 0");
+    };
+    positive(gamma, "gamma");
+    positive(rho, "rho");
+    positive(alpha, "alpha");
+    non_negative(tau, "tau");
+    non_negative(weight_decay, "weight_decay");
+  }
+};
+
+// Raised when the iteration produces non-finite parameters.
+class DivergenceError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+template <class T>
+class Bcd {
+ public:
+  // X (d_0 x n) and Y (d_N x n) are borrowed: they must outlive this object. The network is
+  // trained in place. U and V start from the network's forward pass.
+  Bcd(Mlp<T>& net, ConstMatrixMap<T> X, ConstMatrixMap<T> Y, const Hyperparameters<T>& h,
+      int n_threads = 0)
+      : net_(net), X_(X), Y_(Y), h_(h), n_threads_(n_threads) {
+    h_.validate();
+    if (X.rows() != net.sizes().front())
+      throw std::invalid_argument("nnbcd: X has " + std::to_string(X.rows()) +
+                                  " features, the network expects " +
+                                  std::to_string(net.sizes().front()));
+    if (Y.rows() != net.sizes().back() || Y.cols() != X.cols())
+      throw std::invalid_argument("nnbcd: targets must be " +
+                                  std::to_string(net.sizes().back()) + " x n with n = " +
+                                  std::to_string(X.cols()));
+    ThreadScope scope(n_threads_);
+    const Index layers = net.n_layers();
+    U_.resize(layers);
+    V_.resize(layers);
+    WV_.resize(layers);
+    product_valid_.assign(layers, false);
+    for (Index i = 0; i < layers; ++i) {
+      ensure_product(i);
+      const Vector<T>& b = net_.layer(i).b;
+      U_[i] = WV_[i].colwise() + b;
+      V_[i] = i + 1 < layers ? Matrix<T>(U_[i].cwiseMax(T(0))) : U_[i];
+    }
+  }
+
+  Index n_layers() const { return net_.n_layers(); }
+  Index n_samples() const { return X_.cols(); }
+  const Matrix<T>& U(Index i) const { return U_.at(static_cast<std::size_t>(i)); }
+  const Matrix<T>& V(Index i) const { return V_.at(static_cast<std::size_t>(i)); }
+  const Hyperparameters<T>& hyperparameters() const { return h_; }
+
+  // One backward sweep, output layer first (DESIGN §2 steps 1-6).
+  void step() {
+    ThreadScope scope(n_threads_);
+    const Index N = n_layers();
+    const Index out = N - 1;
+    Layer<T>& last = net_.layer(out);
+    update_output_v<T>(Y_, U_[out], V_[out], h_.gamma, h_.alpha);
+    ensure_product(out);
+    update_output_u<T>(V_[out], WV_[out], last.b, U_[out], h_.gamma, h_.rho);
+    update_layer_parameters(out);
+    for (Index i = N - 2; i >= 0; --i) {
+      const Layer<T>& above = net_.layer(i + 1);
+      update_hidden_v<T>(U_[i], U_[i + 1], above.W, above.b, V_[i], h_.rho, h_.gamma);
+      product_valid_[i + 1] = false;
+      ensure_product(i);
+      update_hidden_u<T>(V_[i], WV_[i], net_.layer(i).b, U_[i], h_.rho, h_.gamma, h_.alpha);
+      update_layer_parameters(i);
+    }
+    if (!net_.all_finite())
+      throw DivergenceError(
+          "nnbcd: the iteration produced non-finite weights; scale the inputs, or lower rho / "
+          "raise alpha");
+  }
+
+  // Phi and its terms at the current point. Computes each W_i V_{i-1} once and keeps it: the
+  // next step needs exactly these products, so tracking the objective costs no extra GEMM.
+  Objective objective() {
+    ThreadScope scope(n_threads_);
+    Objective o;
+    const Index N = n_layers();
+    for (Index i = 0; i < N; ++i) {
+      ensure_product(i);
+      const Matrix<T>& U = U_[i];
+      const Matrix<T>& V = V_[i];
+      const Matrix<T>& WV = WV_[i];
+      const Vector<T>& b = net_.layer(i).b;
+      const bool hidden = i + 1 < N;
+      const double activation = sum_over_columns(U.cols(), [&](Index j, Index m) {
+        const auto u = U.middleCols(j, m);
+        const auto v = V.middleCols(j, m);
+        return hidden ? squared_norm(v - u.cwiseMax(T(0))) : squared_norm(v - u);
+      });
+      const double linear = sum_over_columns(U.cols(), [&](Index j, Index m) {
+        return squared_norm((U.middleCols(j, m) - WV.middleCols(j, m)).colwise() - b);
+      });
+      o.activation += 0.5 * double(h_.gamma) * activation;
+      o.linear += 0.5 * double(h_.rho) * linear;
+      o.weight_decay += 0.5 * double(h_.weight_decay) * squared_norm(net_.layer(i).W);
+    }
+    const Matrix<T>& VN = V_[N - 1];
+    o.loss = 0.5 * sum_over_columns(VN.cols(), [&](Index j, Index m) {
+               return squared_norm(VN.middleCols(j, m) - Y_.middleCols(j, m));
+             });
+    return o;
+  }
+
+ private:
+  template <class E>
+  static double squared_norm(const Eigen::MatrixBase<E>& e) {
+    return e.template cast<double>().squaredNorm();
+  }
+
+  Eigen::Ref<const Matrix<T>> input(Index i) const {
+    if (i == 0) return X_;
+    return V_[static_cast<std::size_t>(i - 1)];
+  }
+
+  // WV_[i] = W_i V_{i-1}, recomputed only when W_i or V_{i-1} changed since the last time.
+  void ensure_product(Index i) {
+    if (product_valid_[i]) return;
+    WV_[i].noalias() = net_.layer(i).W * input(i);
+    product_valid_[i] = true;
+  }
+
+  void update_layer_parameters(Index i) {
+    Layer<T>& l = net_.layer(i);
+    const auto Vprev = input(i);
+    update_weights<T>(U_[i], Vprev, l.b, l.W, h_.rho, h_.alpha, h_.weight_decay, T(0), nullptr);
+    if (h_.train_bias) update_bias<T>(U_[i], Vprev, l.W, l.b, h_.rho, h_.alpha);
+    product_valid_[i] = false;
+  }
+
+  Mlp<T>& net_;
+  ConstMatrixMap<T> X_, Y_;
+  Hyperparameters<T> h_;
+  int n_threads_;
+  std::vector<Matrix<T>> U_, V_, WV_;
+  std::vector<bool> product_valid_;
+};
+
+}  // namespace nnbcd

@@ -1,0 +1,11 @@
+// The whole nnbcd core: include this, link nnbcd::nnbcd.
+#pragma once
+
+#include "bcd.hpp"
+#include "blocks.hpp"
+#include "linalg.hpp"
+#include "mlp.hpp"
+#include "objective.hpp"
+#include "relu_prox.hpp"
+#include "threads.hpp"
+#include "types.hpp"

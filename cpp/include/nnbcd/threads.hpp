@@ -1,0 +1,90 @@
+// Thread control without global state.
+//
+// omp_set_num_threads changes the calling thread's own ICV, and Eigen's GEMM reads it through
+// omp_get_max_threads() (as long as nobody calls Eigen::setNbThreads). So each call sets the
+// thread count it was asked for and restores the previous one: two models trained from two
+// threads never see each other's setting. Our own parallel loops never call Eigen products
+// inside a parallel region, and Eigen does not nest, so the two never oversubscribe.
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+#include <vector>
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#include "types.hpp"
+
+namespace nnbcd {
+
+// Number of threads "n_threads" means: 0 = all cores, otherwise exactly that many.
+inline int resolve_threads(int n_threads) {
+#ifdef _OPENMP
+  return n_threads > 0 ? n_threads : omp_get_num_procs();
+#else
+  (void)n_threads;
+  return 1;
+#endif
+}
+
+class ThreadScope {
+ public:
+  explicit ThreadScope(int n_threads) {
+#ifdef _OPENMP
+    previous_ = omp_get_max_threads();
+    omp_set_num_threads(resolve_threads(n_threads));
+#else
+    (void)n_threads;
+#endif
+  }
+  ~ThreadScope() {
+#ifdef _OPENMP
+    omp_set_num_threads(previous_);
+#endif
+  }
+  ThreadScope(const ThreadScope&) = delete;
+  ThreadScope& operator=(const ThreadScope&) = delete;
+
+ private:
+  int previous_ = 1;
+};
+
+inline int current_threads() {
+#ifdef _OPENMP
+  return omp_get_max_threads();
+#else
+  return 1;
+#endif
+}
+
+// Applies f(first_column, column_count) to contiguous column ranges of [0, n), in parallel.
+// Static partitioning: for a given thread count the split, and so every result, is identical
+// from run to run.
+template <class F>
+void for_column_blocks(Index n, F&& f) {
+  const int threads = static_cast<int>(std::min<Index>(current_threads(), std::max<Index>(n, 1)));
+#pragma omp parallel for schedule(static) num_threads(threads) if (threads > 1)
+  for (int t = 0; t < threads; ++t) {
+    const Index begin = n * t / threads, end = n * (t + 1) / threads;
+    if (end > begin) f(begin, end - begin);
+  }
+}
+
+// Deterministic parallel sum over columns: per-block partial sums in double, added in order.
+template <class F>
+double sum_over_columns(Index n, F&& column_block_sum) {
+  const int threads = static_cast<int>(std::min<Index>(current_threads(), std::max<Index>(n, 1)));
+  std::vector<double> partial(threads, 0.0);
+#pragma omp parallel for schedule(static) num_threads(threads) if (threads > 1)
+  for (int t = 0; t < threads; ++t) {
+    const Index begin = n * t / threads, end = n * (t + 1) / threads;
+    if (end > begin) partial[t] = column_block_sum(begin, end - begin);
+  }
+  double total = 0.0;
+  for (double p : partial) total += p;
+  return total;
+}
+
+}  // namespace nnbcd

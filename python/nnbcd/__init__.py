@@ -1,0 +1,13 @@
+"""nnbcd: train compressed neural networks with gradient-free block coordinate descent."""
+
+from . import blocks, ops
+from ._native import DivergenceError, cpu_variant
+from .bcd import BCD, TrainingState
+from .classifier import NNBCDClassifier
+from .history import History
+from .mlp import MLP
+
+__version__ = "0.1.0"
+
+__all__ = ["BCD", "MLP", "History", "NNBCDClassifier", "TrainingState", "DivergenceError",
+           "blocks", "ops", "cpu_variant", "__version__"]

@@ -1,0 +1,75 @@
+"""Input checks shared by the public API: every failure names the argument and the fix."""
+
+import numbers
+
+import numpy as np
+
+DTYPES = {"float32": np.float32, "float64": np.float64}
+
+
+def check_dtype(dtype):
+    """The numpy scalar type for a ``dtype`` option ("float32" or "float64")."""
+    key = np.dtype(dtype).name if isinstance(dtype, type) or isinstance(dtype, np.dtype) else dtype
+    if key not in DTYPES:
+        raise ValueError(f"dtype must be one of {sorted(DTYPES)}, got {dtype!r}")
+    return DTYPES[key]
+
+
+def check_real(name, value):
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number, got {value!r}")
+    if not np.isfinite(value):
+        raise ValueError(f"{name} must be finite, got {value!r}")
+    return float(value)
+
+
+def check_positive(name, value):
+    value = check_real(name, value)
+    if value <= 0:
+        raise ValueError(f"{name} must be > 0, got {value!r}")
+    return value
+
+
+def check_non_negative(name, value):
+    value = check_real(name, value)
+    if value < 0:
+        raise ValueError(f"{name} must be >= 0, got {value!r}")
+    return value
+
+
+def check_int(name, value, minimum):
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an integer, got {value!r}")
+    if value < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {value!r}")
+    return int(value)
+
+
+def check_threads(n_threads):
+    """``n_threads``: 0 means all cores."""
+    return check_int("n_threads", n_threads, 0)
+
+
+def check_data(name, value, dtype, ndim):
+    """A finite numeric array of ``ndim`` dimensions, C-contiguous in ``dtype``.
+
+    Copies only when the input is not already in that layout and type.
+    """
+    array = np.asarray(value)
+    if array.dtype.kind not in "biuf":
+        if array.dtype.kind == "c":
+            raise ValueError(f"{name} must be real-valued, got complex data")
+        try:
+            array = array.astype(np.float64)
+        except (TypeError, ValueError):
+            raise ValueError(
+                f"{name} must be numeric, got an array of dtype {array.dtype}"
+            ) from None
+    if array.ndim != ndim:
+        raise ValueError(f"{name} must be {ndim}-D, got an array of shape {array.shape}")
+    if array.size == 0:
+        raise ValueError(f"{name} is empty (shape {array.shape})")
+    array = np.ascontiguousarray(array, dtype=dtype)
+    if not np.isfinite(array).all():
+        raise ValueError(f"{name} contains NaN or infinity; clean or impute it first")
+    return array

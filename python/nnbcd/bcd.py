@@ -1,0 +1,207 @@
+"""NN-BCD: the trainer, and the state of one training run."""
+
+import os
+import time
+import warnings
+
+import numpy as np
+
+from . import _validation as v
+from ._native import DivergenceError, core
+from .history import History
+
+# Defaults chosen on digits/MNIST-sized problems with standardised inputs (see README).
+DEFAULT_GAMMA = 1.0
+DEFAULT_RHO = 1.0
+DEFAULT_ALPHA = 1.0
+
+
+def _available_memory():
+    """Bytes of memory available to allocate, or None where the platform does not say."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def lifted_bytes(sizes, n_samples, dtype):
+    """Memory a training run allocates: U_i, V_i and the cached W_i V_{i-1} (each d_i × n),
+    the targets, and the largest d × d system."""
+    itemsize = np.dtype(dtype).itemsize
+    widths = sizes[1:]
+    return itemsize * (n_samples * (3 * sum(widths) + sizes[-1]) + 2 * max(sizes) ** 2)
+
+
+def _targets(y, n_samples, n_outputs, dtype):
+    """One-hot targets from class indices (1-D), or regression targets as given (2-D)."""
+    array = np.asarray(y)
+    if array.ndim == 1:
+        labels = v.check_data("y", array, np.float64, 1)
+        if labels.shape[0] != n_samples:
+            raise ValueError(f"y has {labels.shape[0]} entries but X has {n_samples} samples")
+        indices = labels.astype(np.int64)
+        if (indices != labels).any() or indices.min() < 0 or indices.max() >= n_outputs:
+            raise ValueError(
+                f"1-D y must hold class indices 0..{n_outputs - 1} (the network has "
+                f"{n_outputs} outputs); encode labels first, or pass 2-D regression targets"
+            )
+        Y = np.zeros((n_samples, n_outputs), dtype)
+        Y[np.arange(n_samples), indices] = 1
+        return Y, indices
+    Y = v.check_data("y", array, dtype, 2)
+    if Y.shape != (n_samples, n_outputs):
+        raise ValueError(f"2-D y must have shape (n_samples, n_outputs) = "
+                         f"{(n_samples, n_outputs)}, got {Y.shape}")
+    return Y, None
+
+
+def accuracy(model, X, labels, n_threads=0):
+    return float(np.mean(model.predict(X, n_threads) == labels))
+
+
+class TrainingState:
+    """One training run in progress: the lifted variables live in C++, the model is trained in
+    place. Create with ``BCD.start``; call ``step()`` once per iteration."""
+
+    def __init__(self, trainer, model, X, Y, labels):
+        self.trainer, self.model = trainer, model
+        self.X, self.labels = X, labels
+        self.iteration = 0
+        cls = core.Bcd32 if model.dtype == np.float32 else core.Bcd64
+        self._state = cls(model._net, X, Y, trainer.gamma, trainer.rho, trainer.alpha, trainer.tau,
+                          trainer.weight_decay, trainer.train_bias, trainer.n_threads)
+
+    def step(self):
+        """One BCD iteration: a backward sweep of exact block updates (DESIGN §2)."""
+        self._state.step()
+        self.iteration += 1
+
+    def objective(self):
+        """Φ at the current point: ``total``, ``loss`` and one entry per term."""
+        return self._state.objective()
+
+    def variables(self):
+        """Copies of every block: lists ``W``, ``b``, ``U``, ``V`` (index 0 is layer 1), with U
+        and V in the paper's orientation, (d_i, n_samples)."""
+        layers = range(self.model.n_layers)
+        return {
+            "W": [W.copy() for W in self.model.weights],
+            "b": [b.copy() for b in self.model.biases],
+            "U": [self._state.U(i) for i in layers],
+            "V": [self._state.V(i) for i in layers],
+        }
+
+
+class BCD:
+    """The NN-BCD trainer (Li et al., arXiv 2303.06815): gradient-free block coordinate descent.
+
+    Parameters
+    ----------
+    gamma : float > 0
+        Weight of the activation coupling γ/2 Σ||V_i − σ(U_i)||².
+    rho : float > 0
+        Weight of the linear coupling ρ/2 Σ||U_i − W_i V_{i−1} − b_i||².
+    alpha : float > 0
+        Proximal weight: it makes Φ decrease monotonically.
+    tau : float >= 0
+        Weight of τ/2||W_i − G_i||² for compressed layers (unused by dense layers).
+    train_bias : bool
+        False freezes the biases (at zero from the initialisation), as the authors' notebooks do.
+    n_threads : int
+        Threads for the C++ core; 0 = all cores.
+    weight_decay : float >= 0
+        λ/2 Σ||W_i||², solved in closed form inside the weight update.
+    """
+
+    def __init__(self, gamma=DEFAULT_GAMMA, rho=DEFAULT_RHO, alpha=DEFAULT_ALPHA, tau=0.0,
+                 train_bias=True, n_threads=0, weight_decay=0.0):
+        self.gamma = v.check_positive("gamma", gamma)
+        self.rho = v.check_positive("rho", rho)
+        self.alpha = v.check_positive("alpha", alpha)
+        self.tau = v.check_non_negative("tau", tau)
+        if not isinstance(train_bias, (bool, np.bool_)):
+            raise TypeError(f"train_bias must be True or False, got {train_bias!r}")
+        self.train_bias = bool(train_bias)
+        self.n_threads = v.check_threads(n_threads)
+        self.weight_decay = v.check_non_negative("weight_decay", weight_decay)
+
+    def start(self, model, X, y):
+        """Lift the network on (X, y) and return the ``TrainingState`` to step.
+
+        ``X`` is (n_samples, n_features); ``y`` is 1-D class indices in [0, n_outputs) (one-hot
+        targets) or a 2-D (n_samples, n_outputs) array of regression targets.
+        """
+        X = model.check_input(X)
+        Y, labels = _targets(y, X.shape[0], model.sizes[-1], model.dtype)
+        needed, available = lifted_bytes(model.sizes, X.shape[0], model.dtype), _available_memory()
+        if available is not None and needed > available:
+            raise MemoryError(
+                f"training this network on {X.shape[0]} samples needs about {needed / 2**30:.2f} "
+                f"GiB for the lifted variables; only {available / 2**30:.2f} GiB is available. "
+                "Use fewer samples, narrower layers or float32."
+            )
+        return TrainingState(self, model, X, Y, labels)
+
+    def fit(self, model, X, y, iterations, validation=None, callbacks=None, verbose=False,
+            eval_every=1):
+        """Train ``model`` in place for ``iterations`` BCD iterations; returns a ``History``.
+
+        validation : (X_val, y_val) with class indices, optional
+        callbacks : callables ``f(state, history)`` run after every iteration; one returning
+            True stops training.
+        eval_every : measure train/validation accuracy every this many iterations (and always
+            at the last one).
+        Ctrl-C stops after the iteration in progress and returns what was trained so far.
+        """
+        iterations = v.check_int("iterations", iterations, 0)
+        eval_every = v.check_int("eval_every", eval_every, 1)
+        if validation is not None:
+            if not isinstance(validation, (tuple, list)) or len(validation) != 2:
+                raise TypeError("validation must be a tuple (X_val, y_val)")
+            X_val = model.check_input(validation[0], "validation X")
+            _, val_labels = _targets(validation[1], X_val.shape[0], model.sizes[-1], model.dtype)
+            if val_labels is None:
+                raise ValueError("validation y must be 1-D class indices")
+        callbacks = list(callbacks or [])
+        state = self.start(model, X, y)
+        history = History()
+        try:
+            for _ in range(iterations):
+                started = time.perf_counter()
+                state.step()
+                seconds = time.perf_counter() - started
+                evaluate = state.iteration % eval_every == 0 or state.iteration == iterations
+                train_acc = val_acc = None
+                if evaluate and state.labels is not None:
+                    train_acc = accuracy(model, state.X, state.labels, self.n_threads)
+                if evaluate and validation is not None:
+                    val_acc = accuracy(model, X_val, val_labels, self.n_threads)
+                history.append(state.iteration, state.objective(), train_acc, val_acc, seconds)
+                if verbose:
+                    print(_progress_line(history), flush=True)
+                if any(callback(state, history) is True for callback in callbacks):
+                    break
+        except KeyboardInterrupt:
+            warnings.warn(f"training interrupted after iteration {state.iteration}; the model "
+                          "holds the parameters of that iteration", RuntimeWarning, stacklevel=2)
+        return history
+
+
+def _progress_line(history):
+    def fmt(value):
+        return "   -  " if value is None else f"{value:.4f}"
+
+    return (f"iter {history.iteration[-1]:5d}  objective {history.objective[-1]['total']:.6e}  "
+            f"train {fmt(history.train_accuracy[-1])}  "
+            f"validation {fmt(history.validation_accuracy[-1])}  "
+            f"{history.seconds[-1]:.3f} s")
+
+
+__all__ = ["BCD", "TrainingState", "DivergenceError", "lifted_bytes"]

@@ -1,0 +1,97 @@
+"""A scikit-learn classifier trained by NN-BCD."""
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.utils import check_random_state
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted
+
+from . import _validation as v
+from .bcd import BCD
+from .mlp import MLP
+
+
+class NNBCDClassifier(ClassifierMixin, BaseEstimator):
+    """ReLU network classifier trained by NN-BCD, with scikit-learn's estimator interface.
+
+    Targets are one-hot and the loss is squared error, as in the paper. Scale the features
+    (e.g. ``StandardScaler``) first, as for any neural network.
+
+    Parameters
+    ----------
+    hidden_layer_sizes : tuple of int
+    gamma, rho, alpha, tau, weight_decay : float
+        Weights of the objective's terms (see ``nnbcd.BCD``). The defaults were tuned on
+        standardised digits and MNIST for test accuracy, not only training fit.
+    max_iter : int
+        BCD iterations.
+    compression : None
+        Per-layer compression (None: dense).
+    random_state : int, RandomState or None
+        Seeds the initialisation.
+    n_threads : int
+        0 = all cores.
+    dtype : {"float32", "float64"}
+    verbose : bool
+        Print one line per iteration.
+
+    Attributes
+    ----------
+    classes_, n_features_in_, model_ (the trained ``nnbcd.MLP``), history_ (its ``History``),
+    n_iter_.
+    """
+
+    def __init__(self, hidden_layer_sizes=(256,), gamma=1.0, rho=1.0, alpha=1.0, tau=0.0,
+                 weight_decay=0.0, max_iter=100, compression=None, random_state=None,
+                 n_threads=0, dtype="float32", verbose=False):
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.gamma = gamma
+        self.rho = rho
+        self.alpha = alpha
+        self.tau = tau
+        self.weight_decay = weight_decay
+        self.max_iter = max_iter
+        self.compression = compression
+        self.random_state = random_state
+        self.n_threads = n_threads
+        self.dtype = dtype
+        self.verbose = verbose
+
+    def fit(self, X, y):
+        dtype = v.check_dtype(self.dtype)
+        X = v.check_data("X", X, dtype, 2)
+        y = np.asarray(y)
+        if y.ndim == 2 and y.shape[1] == 1:
+            y = y.ravel()
+        if y.ndim != 1:
+            raise ValueError(f"y must be 1-D (one label per sample), got shape {y.shape}")
+        if y.shape[0] != X.shape[0]:
+            raise ValueError(f"X has {X.shape[0]} samples but y has {y.shape[0]} labels")
+        if y.dtype.kind == "f" and not np.isfinite(y).all():
+            raise ValueError("y contains NaN or infinity")
+        check_classification_targets(y)
+        self.classes_, indices = np.unique(y, return_inverse=True)
+        if len(self.classes_) < 2:
+            raise ValueError(f"y needs at least two classes, got {len(self.classes_)}")
+        hidden = self.hidden_layer_sizes
+        hidden = [hidden] if np.isscalar(hidden) else list(hidden)
+        trainer = BCD(gamma=self.gamma, rho=self.rho, alpha=self.alpha, tau=self.tau,
+                      n_threads=self.n_threads, weight_decay=self.weight_decay)
+        seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
+        sizes = [X.shape[1], *hidden, len(self.classes_)]
+        self.model_ = MLP(sizes, compression=self.compression, seed=seed, dtype=dtype)
+        self.n_features_in_ = X.shape[1]
+        self.history_ = trainer.fit(self.model_, X, indices, self.max_iter, verbose=self.verbose)
+        self.n_iter_ = len(self.history_)
+        return self
+
+    def decision_function(self, X):
+        """Network outputs, (n_samples, n_classes); for two classes, (n_samples,) = the
+        second output minus the first."""
+        check_is_fitted(self, "model_")
+        scores = self.model_.decision_function(X, self.n_threads)
+        return scores[:, 1] - scores[:, 0] if len(self.classes_) == 2 else scores
+
+    def predict(self, X):
+        check_is_fitted(self, "model_")
+        return self.classes_[self.model_.predict(X, self.n_threads)]

@@ -1,0 +1,27 @@
+"""Elementwise operators of the BCD iteration, exposed for reuse and testing."""
+
+import numpy as np
+
+from . import _validation as v
+from ._native import core
+
+
+def relu_prox(a, c, eta, n_threads=0):
+    """The proximal step of the ReLU, elementwise.
+
+    Returns ``argmin_u 1/2 (max(u, 0) - a)**2 + eta/2 (u - c)**2`` for each pair of entries of
+    ``a`` and ``c`` (same shape). The minimiser is the better of
+    ``x+ = max((a + eta c)/(1 + eta), 0)`` and ``x- = min(c, 0)``; on a tie ``x+`` is returned.
+    The result is float32 when both inputs are float32, float64 otherwise.
+    """
+    eta = v.check_positive("eta", eta)
+    a_arr, c_arr = np.asarray(a), np.asarray(c)
+    if a_arr.shape != c_arr.shape:
+        raise ValueError(f"a and c must have the same shape, got {a_arr.shape} and {c_arr.shape}")
+    dtype = np.float32 if a_arr.dtype == c_arr.dtype == np.float32 else np.float64
+    if a_arr.size == 0:
+        return np.empty(a_arr.shape, dtype)
+    a_arr = v.check_data("a", a_arr.reshape(-1), dtype, 1)
+    c_arr = v.check_data("c", c_arr.reshape(-1), dtype, 1)
+    prox = core.relu_prox32 if dtype == np.float32 else core.relu_prox64
+    return prox(a_arr, c_arr, eta, v.check_threads(n_threads)).reshape(np.shape(a))
