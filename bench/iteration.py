@@ -145,17 +145,6 @@ def _gemm_rate_torch(torch, n, dtype, reps=5, m=1024, k=1024):
     return 2.0 * m * k * n / best / 1e9
 
 
-def _time_steps(step, iterations):
-    """One warm-up call then ``iterations`` timed calls; returns the list of seconds."""
-    step()
-    times = []
-    for _ in range(iterations):
-        t0 = time.perf_counter()
-        step()
-        times.append(time.perf_counter() - t0)
-    return times
-
-
 def _import_nnbcd():
     try:
         import nnbcd
@@ -175,6 +164,13 @@ def _cpu_name():
     except OSError:
         pass
     return platform.processor() or platform.machine()
+
+
+def _loadavg():
+    try:
+        return os.getloadavg()[0]
+    except (AttributeError, OSError):
+        return None
 
 
 def _peak_rss_mib():
@@ -305,7 +301,9 @@ def run_benchmark(args):
     print("command:", shlex.join(["python"] + sys.argv))
     print(f"python {platform.python_version()} ({sys.executable}), numpy {np.__version__}, "
           f"torch {torch.__version__}")
-    print(f"cpu: {_cpu_name()}, {os.cpu_count()} logical cores, using {threads} thread(s)")
+    load = _loadavg()
+    print(f"cpu: {_cpu_name()}, {os.cpu_count()} logical cores, using {threads} thread(s)"
+          + (f"; 1-minute load average {load:.2f}" if load is not None else ""))
     print(f"network {'-'.join(map(str, sizes))}, n = {n}, {args.dtype}, "
           f"gamma = rho = alpha = {gamma:g}, {args.iterations} timed iteration(s) after 1 warm-up")
 
@@ -326,50 +324,85 @@ def run_benchmark(args):
               else contextlib.nullcontext())
     torch.set_num_threads(threads)
     X, y = _random_data(n, sizes, args.seed, npdtype)
-    results = []  # (name, times, phi)
+    load_before = _loadavg()
     with limits:
-        # machine GEMM rate, same thread count
+        # machine GEMM rate, same thread count (measured again after the timed steps)
         r_np = _gemm_rate_numpy(n, npdtype)
         r_torch = _gemm_rate_torch(torch, n, tdtype)
-        rate = max(r_np, r_torch)
         print(f"{gemm_name} 1024x1024 @ 1024x{n}, best of 5: numpy {r_np:.1f} GFLOP/s, "
-              f"torch.mm {r_torch:.1f} GFLOP/s -> machine {gemm_name} rate {rate:.1f} GFLOP/s"
-              f" (floor for one iteration: {gflop / rate:.3f} s)")
+              f"torch.mm {r_torch:.1f} GFLOP/s")
 
         W0 = b0 = None
+        steppers = []  # (name, step callable)
         if nnbcd is not None:
             model = nnbcd.MLP(sizes, seed=0, dtype=args.dtype)
-            W0 = [np.array(w) for w in model.weights]
+            W0 = [np.array(w) for w in model.weights]  # copied before training changes them
             b0 = [np.array(b) for b in model.biases]
             trainer = nnbcd.BCD(gamma=gamma, rho=rho, alpha=alpha, n_threads=threads)
             t0 = time.perf_counter()
             state = trainer.start(model, X, y)
             t_start = time.perf_counter() - t0
-            times = _time_steps(state.step, args.iterations)
-            phi = None
-            if hasattr(state, "variables"):
-                phi = _phi_from_variables(bt, torch, state.variables(), X, y, sizes,
-                                          gamma, rho, tdtype)
-            results.append(("nnbcd", times, phi))
-            rss_after_nnbcd = _peak_rss_mib()
-            print(f"nnbcd trainer.start: {t_start:.3f} s; peak RSS after the nnbcd steps "
-                  f"(before the baseline runs): {rss_after_nnbcd:.0f} MiB")
-            del state, trainer
+            t0 = time.perf_counter()
+            state.step()  # warm-up
+            t_warm = time.perf_counter() - t0
+            print(f"nnbcd: trainer.start {t_start:.3f} s, warm-up step {t_warm:.3f} s; peak RSS "
+                  f"so far (before the baseline is built): {_peak_rss_mib():.0f} MiB")
+            steppers.append(("nnbcd", state.step))
 
+        base = None
         if not args.skip_baseline:
             # the same initial weights as nnbcd's model where available, so that Φ compares
             base = bt.TorchBCD(sizes, X, y, gamma, rho, alpha, seed=0, dtype=tdtype,
                                weights=W0, biases=b0)
-            times = _time_steps(base.step, args.iterations)
-            results.append(("torch baseline", times, base.objective()))
+            t0 = time.perf_counter()
+            base.step()  # warm-up
+            print(f"torch baseline: warm-up step {time.perf_counter() - t0:.3f} s")
+            steppers.append(("torch baseline", base.step))
+
+        # interleaved (A B A B ...) so that a slow phase of the machine hits both alike
+        times = {name: [] for name, _ in steppers}
+        for _ in range(args.iterations):
+            for name, step in steppers:
+                t0 = time.perf_counter()
+                step()
+                times[name].append(time.perf_counter() - t0)
+
+        r_np2 = _gemm_rate_numpy(n, npdtype)
+        r_torch2 = _gemm_rate_torch(torch, n, tdtype)
+        print(f"{gemm_name} again after the timed steps: numpy {r_np2:.1f} GFLOP/s, "
+              f"torch.mm {r_torch2:.1f} GFLOP/s")
+        before, after = max(r_np, r_torch), max(r_np2, r_torch2)
+        rate = max(before, after)
+        print(f"machine {gemm_name} rate {rate:.1f} GFLOP/s "
+              f"(floor for one iteration: {gflop / rate:.3f} s)")
+
+        results = []  # (name, times, phi)
+        if nnbcd is not None:
+            phi = _phi_from_variables(bt, torch, state.variables(), X, y, sizes, gamma, rho,
+                                      tdtype)
+            results.append(("nnbcd", times["nnbcd"], phi))
+            del state, trainer
+        if base is not None:
+            results.append(("torch baseline", times["torch baseline"], base.objective()))
             del base
+    load_after = _loadavg()
+    noisy = []
+    if abs(before - after) > 0.15 * rate:
+        noisy.append(f"the {gemm_name} rate moved from {before:.1f} to {after:.1f} GFLOP/s "
+                     "during the run")
+    for label, load in (("start", load_before), ("end", load_after)):
+        if load is not None and load > threads + 0.5:
+            noisy.append(f"1-minute load average {load:.2f} at the {label} (> {threads} threads)")
+    for name, t in times.items():
+        if len(t) > 1 and max(t) > 1.3 * min(t):
+            noisy.append(f"{name} step times spread {min(t):.3f}..{max(t):.3f} s")
 
     base_med = next((statistics.median(t) for name, t, _ in results if name != "nnbcd"), None)
     header = ["implementation", "threads", "s/iter median", "s/iter min", "GFLOP/iter",
               "GFLOP/s", f"frac of {gemm_name}", "speed-up"]
     rows = []
-    for name, times, _ in results:
-        med, mn = statistics.median(times), min(times)
+    for name, ts, _ in results:
+        med, mn = statistics.median(ts), min(ts)
         achieved = gflop / med
         rows.append([name, threads, f"{med:.3f}", f"{mn:.3f}", _g(gflop),
                      f"{achieved:.1f}", f"{achieved / rate:.2f}",
@@ -399,6 +432,8 @@ def run_benchmark(args):
             print(f"target >=3x baseline: {'MET' if sp >= 3 else 'NOT MET'} ({sp:.2f}x)")
         frac = gflop / nn_med / rate
         print(f"target >=0.5 of {gemm_name}: {'MET' if frac >= 0.5 else 'NOT MET'} ({frac:.2f})")
+    if noisy:
+        print("WARNING: the machine looked busy, timings are unreliable: " + "; ".join(noisy))
     print(f"peak RSS (whole process, end of run): {_peak_rss_mib():.0f} MiB")
     return 0 if nnbcd is not None else 1
 

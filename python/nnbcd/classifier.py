@@ -20,9 +20,13 @@ class NNBCDClassifier(ClassifierMixin, BaseEstimator):
     Parameters
     ----------
     hidden_layer_sizes : tuple of int
-    gamma, rho, alpha, tau, weight_decay : float
-        Weights of the objective's terms (see ``nnbcd.BCD``). The defaults were tuned on
-        standardised digits and MNIST for test accuracy, not only training fit.
+    gamma, rho, alpha, tau : float
+        Weights of the objective's terms (see ``nnbcd.BCD``).
+    weight_decay : float
+        L2 penalty per training sample: the objective's λ/2 Σ||W_i||² has
+        λ = weight_decay × n_samples, so the same value suits small and large data sets
+        (as scikit-learn's ``MLPClassifier(alpha=...)``). Without it BCD fits the training set
+        almost perfectly and generalises worse.
     max_iter : int
         BCD iterations.
     compression : None
@@ -41,8 +45,10 @@ class NNBCDClassifier(ClassifierMixin, BaseEstimator):
     n_iter_.
     """
 
+    # Defaults measured on standardised digits (25 % held out): ≈ 0.98 test accuracy in about a
+    # second, on par with MLPClassifier; see README.
     def __init__(self, hidden_layer_sizes=(256,), gamma=1.0, rho=1.0, alpha=1.0, tau=0.0,
-                 weight_decay=0.0, max_iter=100, compression=None, random_state=None,
+                 weight_decay=0.003, max_iter=200, compression=None, random_state=None,
                  n_threads=0, dtype="float32", verbose=False):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.gamma = gamma
@@ -76,7 +82,9 @@ class NNBCDClassifier(ClassifierMixin, BaseEstimator):
         hidden = self.hidden_layer_sizes
         hidden = [hidden] if np.isscalar(hidden) else list(hidden)
         trainer = BCD(gamma=self.gamma, rho=self.rho, alpha=self.alpha, tau=self.tau,
-                      n_threads=self.n_threads, weight_decay=self.weight_decay)
+                      n_threads=self.n_threads,
+                      weight_decay=v.check_non_negative("weight_decay", self.weight_decay)
+                      * X.shape[0])
         seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
         sizes = [X.shape[1], *hidden, len(self.classes_)]
         self.model_ = MLP(sizes, compression=self.compression, seed=seed, dtype=dtype)
