@@ -34,7 +34,10 @@ def _vars64(state):
 
 
 def _run_and_check(model, X, y, Y, gamma, rho, alpha, wd, train_bias, iters=50):
-    state = nnbcd.BCD(gamma, rho, alpha, weight_decay=wd, train_bias=train_bias).start(model, X, y)
+    # one thread: the default (all cores) path is covered by test_reference_step.py, and a
+    # single thread keeps this test fast when the machine is busy
+    trainer = nnbcd.BCD(gamma, rho, alpha, weight_decay=wd, train_bias=train_bias, n_threads=1)
+    state = trainer.start(model, X, y)
     Xc = np.ascontiguousarray(X.T, dtype=np.float64)
     cur = _vars64(state)
     phi = oracle.objective_terms(*cur, Xc, Y, gamma, rho, wd)["total"]

@@ -104,7 +104,7 @@ void bind_scalar(py::module_& m, const std::string& s) {
           {
             py::gil_scoped_release release;
             ThreadScope scope(n_threads);
-            for_column_blocks(size, [&](Index begin, Index count) {
+            for_column_blocks(size, 1.0, [&](Index begin, Index count) {
               for (Index k = begin; k < begin + count; ++k) po[k] = relu_prox(pa[k], pc[k], eta);
             });
           }

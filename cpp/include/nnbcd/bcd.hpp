@@ -120,12 +120,13 @@ class Bcd {
       const Matrix<T>& WV = WV_[i];
       const Vector<T>& b = net_.layer(i).b;
       const bool hidden = i + 1 < N;
-      const double activation = sum_over_columns(U.cols(), [&](Index j, Index m) {
+      const double rows = double(U.rows());
+      const double activation = sum_over_columns(U.cols(), rows, [&](Index j, Index m) {
         const auto u = U.middleCols(j, m);
         const auto v = V.middleCols(j, m);
         return hidden ? squared_norm(v - u.cwiseMax(T(0))) : squared_norm(v - u);
       });
-      const double linear = sum_over_columns(U.cols(), [&](Index j, Index m) {
+      const double linear = sum_over_columns(U.cols(), rows, [&](Index j, Index m) {
         return squared_norm((U.middleCols(j, m) - WV.middleCols(j, m)).colwise() - b);
       });
       o.activation += 0.5 * double(h_.gamma) * activation;
@@ -133,9 +134,9 @@ class Bcd {
       o.weight_decay += 0.5 * double(h_.weight_decay) * squared_norm(net_.layer(i).W);
     }
     const Matrix<T>& VN = V_[N - 1];
-    o.loss = 0.5 * sum_over_columns(VN.cols(), [&](Index j, Index m) {
-               return squared_norm(VN.middleCols(j, m) - Y_.middleCols(j, m));
-             });
+    o.loss = 0.5 * sum_over_columns(VN.cols(), double(VN.rows()), [&](Index j, Index m) {
+      return squared_norm(VN.middleCols(j, m) - Y_.middleCols(j, m));
+    });
     return o;
   }
 

@@ -37,7 +37,7 @@ void update_output_v(const ConstMatrixRef<T>& Y, const ConstMatrixRef<T>& U, Mat
                     U.cols() == V.cols(),
                 "Y, U and V must all be d_N x n");
   const T inv = T(1) / (T(1) + gamma + alpha);
-  for_column_blocks(V.cols(), [&](Index j, Index m) {
+  for_column_blocks(V.cols(), double(V.rows()), [&](Index j, Index m) {
     V.middleCols(j, m) = inv * (Y.middleCols(j, m) + gamma * U.middleCols(j, m) +
                                 alpha * V.middleCols(j, m));
   });
@@ -51,7 +51,7 @@ void update_output_u(const ConstMatrixRef<T>& V, const ConstMatrixRef<T>& WV,
                     WV.cols() == U.cols() && b.size() == U.rows(),
                 "V, W V_prev and U must be d x n, b of length d");
   const T inv = T(1) / (gamma + rho);
-  for_column_blocks(U.cols(), [&](Index j, Index m) {
+  for_column_blocks(U.cols(), double(U.rows()), [&](Index j, Index m) {
     U.middleCols(j, m) =
         inv * (gamma * V.middleCols(j, m) + rho * (WV.middleCols(j, m).colwise() + b));
   });
@@ -114,7 +114,7 @@ void update_hidden_v(const ConstMatrixRef<T>& U, const ConstMatrixRef<T>& Unext,
 
   V.noalias() = Wnext.transpose() * Unext;
   const Vector<T> wtb = Wnext.transpose() * bnext;
-  for_column_blocks(V.cols(), [&](Index j, Index m) {
+  for_column_blocks(V.cols(), double(V.rows()), [&](Index j, Index m) {
     auto block = V.middleCols(j, m);
     block = rho * (block.colwise() - wtb) + gamma * U.middleCols(j, m).cwiseMax(T(0));
   });
@@ -131,7 +131,7 @@ void update_hidden_u(const ConstMatrixRef<T>& V, const ConstMatrixRef<T>& WV,
                 "V, W V_prev and U must be d x n, b of length d");
   const T inv = T(1) / (rho + alpha), eta = (rho + alpha) / gamma;
   const Index d = U.rows();
-  for_column_blocks(U.cols(), [&](Index j0, Index m) {
+  for_column_blocks(U.cols(), double(U.rows()), [&](Index j0, Index m) {
     for (Index j = j0; j < j0 + m; ++j)
       for (Index r = 0; r < d; ++r) {
         const T c = inv * (rho * (WV(r, j) + b(r)) + alpha * U(r, j));

@@ -18,13 +18,13 @@ template <class T, class Derived>
 void gram_lower(const Eigen::MatrixBase<Derived>& M, T scale, T shift, Matrix<T>& A) {
   const Index d = M.rows();
   A.resize(d, d);
-  const int threads = current_threads();
+  const int threads = threads_for(0.5 * double(d) * double(d) * double(M.cols()));
   if (threads == 1 || d < 64) {
     A.setZero();
     A.template selfadjointView<Eigen::Lower>().rankUpdate(M, scale);
   } else {
     const Index panels = std::min<Index>(4 * threads, d);
-#pragma omp parallel for schedule(dynamic, 1)
+#pragma omp parallel for schedule(dynamic, 1) num_threads(threads)
     for (Index p = 0; p < panels; ++p) {
       const Index begin = d * p / panels, width = d * (p + 1) / panels - begin;
       A.block(begin, begin, d - begin, width).noalias() =
@@ -49,7 +49,8 @@ Eigen::LLT<Matrix<T>, Eigen::Lower> cholesky(const Matrix<T>& A, const char* wha
 template <class T, class Derived>
 void solve_in_place(const Eigen::LLT<Matrix<T>, Eigen::Lower>& llt,
                     Eigen::MatrixBase<Derived>& B) {
-  for_column_blocks(B.cols(), [&](Index begin, Index count) {
+  const double work_per_column = double(B.rows()) * double(B.rows());
+  for_column_blocks(B.cols(), work_per_column, [&](Index begin, Index count) {
     llt.solveInPlace(B.middleCols(begin, count));
   });
 }

@@ -49,7 +49,7 @@ class Mlp {
       else
         next.noalias() = l.W * current;
       const bool hidden = i + 1 < n_layers();
-      for_column_blocks(next.cols(), [&](Index j, Index m) {
+      for_column_blocks(next.cols(), double(next.rows()), [&](Index j, Index m) {
         auto block = next.middleCols(j, m);
         block.colwise() += l.b;
         if (hidden) block = block.cwiseMax(T(0));

@@ -59,12 +59,21 @@ inline int current_threads() {
 #endif
 }
 
-// Applies f(first_column, column_count) to contiguous column ranges of [0, n), in parallel.
-// Static partitioning: for a given thread count the split, and so every result, is identical
-// from run to run.
+// Threads worth using for `work` elementary operations: a parallel region costs a few
+// microseconds, far more when another process holds a core and a thread misses the barrier, so
+// small jobs run on one thread.
+inline int threads_for(double work) {
+  constexpr double kMinWorkPerThread = 1 << 15;
+  const double useful = std::max(1.0, work / kMinWorkPerThread);
+  return static_cast<int>(std::min<double>(current_threads(), useful));
+}
+
+// Applies f(first_column, column_count) to contiguous column ranges of [0, n), in parallel;
+// `work_per_column` sizes the job (see threads_for). Static partitioning: for a given thread
+// count the split, and so every result, is identical from run to run.
 template <class F>
-void for_column_blocks(Index n, F&& f) {
-  const int threads = static_cast<int>(std::min<Index>(current_threads(), std::max<Index>(n, 1)));
+void for_column_blocks(Index n, double work_per_column, F&& f) {
+  const int threads = threads_for(double(n) * work_per_column);
 #pragma omp parallel for schedule(static) num_threads(threads) if (threads > 1)
   for (int t = 0; t < threads; ++t) {
     const Index begin = n * t / threads, end = n * (t + 1) / threads;
@@ -74,8 +83,8 @@ void for_column_blocks(Index n, F&& f) {
 
 // Deterministic parallel sum over columns: per-block partial sums in double, added in order.
 template <class F>
-double sum_over_columns(Index n, F&& column_block_sum) {
-  const int threads = static_cast<int>(std::min<Index>(current_threads(), std::max<Index>(n, 1)));
+double sum_over_columns(Index n, double work_per_column, F&& column_block_sum) {
+  const int threads = threads_for(double(n) * work_per_column);
   std::vector<double> partial(threads, 0.0);
 #pragma omp parallel for schedule(static) num_threads(threads) if (threads > 1)
   for (int t = 0; t < threads; ++t) {
