@@ -144,3 +144,35 @@ def test_two_models_train_concurrently(small_problem):
         parallel = [f.result()[0].weights[0] for f in futures]
     for a, b in zip(serial, parallel):
         assert np.array_equal(a, b)
+
+
+def test_every_compiled_cpu_variant_gives_the_same_result(tmp_path):
+    """Each instruction-set build of the core trains the same network (to rounding)."""
+    import os
+    import subprocess
+    import sys
+
+    from nnbcd import _native
+
+    script = (
+        "import sys, numpy as np, nnbcd\n"
+        "rng = np.random.default_rng(0)\n"
+        "X, y = rng.standard_normal((80, 6)), rng.integers(0, 3, 80)\n"
+        "model = nnbcd.MLP([6, 40, 20, 3], seed=1, dtype='float64')\n"
+        "nnbcd.BCD(n_threads=1).fit(model, X, y, 5)\n"
+        "np.save(sys.argv[1], np.concatenate([W.ravel() for W in model.weights]))\n"
+        "print(nnbcd.cpu_variant)\n"
+    )
+    results = {}
+    for variant in _native._compiled:
+        if not _native._probe.cpu_supports(variant):
+            continue
+        out = tmp_path / f"{variant}.npy"
+        env = dict(os.environ, NNBCD_CPU_VARIANT=variant)
+        printed = subprocess.run([sys.executable, "-c", script, str(out)], env=env, check=True,
+                                 capture_output=True, text=True).stdout.strip()
+        assert printed == variant
+        results[variant] = np.load(out)
+    reference = results.pop("baseline")
+    for weights in results.values():
+        np.testing.assert_allclose(weights, reference, rtol=1e-10, atol=1e-12)
