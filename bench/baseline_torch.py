@@ -132,7 +132,12 @@ class TorchBCD:
         return self.X if i == 0 else self.V[i - 1]
 
     def _update_Wb(self, i):
-        """Steps 3/6: W by its closed form with an explicit inverse, then b with the new W."""
+        """Steps 3/6: W by its closed form with an explicit inverse, then b with the new W.
+
+        (The authors' ``updateWb_js`` computes b from the *old* W, a Jacobi-style W/b update
+        that is not an exact block minimisation; here b uses the new W, as DESIGN.md §2 and the
+        nnbcd core do. The cost is the same either way: one more W V product.)
+        """
         n, rho, alpha = self.n, self.rho, self.alpha
         V_prev = self._V_prev(i)
         U = self.U[i]
