@@ -365,10 +365,11 @@ def run_benchmark(args):
             print(f"torch baseline: warm-up step {time.perf_counter() - t0:.3f} s")
             steppers.append(("torch baseline", base.step))
 
-        # interleaved (A B A B ...) so that a slow phase of the machine hits both alike
+        # one implementation after the other, not interleaved: each library's OpenMP pool
+        # spin-waits after its own parallel regions and would slow the other one's next step
         times = {name: [] for name, _ in steppers}
-        for _ in range(args.iterations):
-            for name, step in steppers:
+        for name, step in steppers:
+            for _ in range(args.iterations):
                 t0 = time.perf_counter()
                 step()
                 times[name].append(time.perf_counter() - t0)

@@ -231,8 +231,11 @@ def test_bias(gamma, rho, alpha):
 
 
 @pytest.mark.parametrize("gamma,rho,alpha", HYPER)
-@pytest.mark.parametrize("d,d_next,n", [(6, 4, 21), (4, 7, 9)])
-def test_hidden_v(gamma, rho, alpha, d, d_next, n):
+# (12, 3, 40) makes "auto" pick the Woodbury form; n < 2d (8, 5, 7) takes the triangular solves,
+# n >= 2d the explicit inverse of the factored system
+@pytest.mark.parametrize("d,d_next,n", [(6, 4, 21), (4, 7, 9), (12, 3, 40), (8, 5, 7)])
+@pytest.mark.parametrize("form", ["auto", "direct", "woodbury"])
+def test_hidden_v(gamma, rho, alpha, d, d_next, n, form):
     rng = np.random.default_rng(16 + d)
     U = rng.standard_normal((d, n))
     U_next = rng.standard_normal((d_next, n))
@@ -240,7 +243,7 @@ def test_hidden_v(gamma, rho, alpha, d, d_next, n):
     b_next = rng.standard_normal(d_next)
     inputs = [x.copy() for x in (U, U_next, W_next, b_next)]
 
-    V = blocks.hidden_v(U, U_next, W_next, b_next, rho, gamma)
+    V = blocks.hidden_v(U, U_next, W_next, b_next, rho, gamma, form=form)
     _check_unchanged(inputs, (U, U_next, W_next, b_next))
     assert V.shape == (d, n) and V.dtype == np.float64
 
@@ -423,3 +426,25 @@ def test_blocks_reject_shape_mismatch():
         blocks.output_v(U, U[:, :9], U, 1.0, 1.0)
     with pytest.raises(ValueError):
         blocks.hidden_v(rng.standard_normal((6, 10)), U, W, b, 1.0, 1.0)  # W_next is (4,5), U is 6 rows
+
+
+def test_hidden_v_forms_agree_in_float32_at_scale():
+    """Woodbury and direct forms, and the inverse-times-GEMM path, against a float64 solve."""
+    rng = np.random.default_rng(21)
+    d, d_next, n = 96, 24, 400
+    U = rng.standard_normal((d, n))
+    U_next = rng.standard_normal((d_next, n))
+    W_next = rng.standard_normal((d_next, d)) * np.sqrt(2 / d)
+    b_next = rng.standard_normal(d_next)
+    exact = oracle.solve_hidden_v(U, U_next, W_next, b_next, 1.0, 1.0)
+    for form in ("direct", "woodbury"):
+        V = blocks.hidden_v(*(a.astype(np.float32) for a in (U, U_next, W_next, b_next)),
+                            1.0, 1.0, form=form)
+        assert V.dtype == np.float32
+        _assert_rel(V, exact, 1e-5, f"float32 {form}")
+
+
+def test_hidden_v_rejects_unknown_form():
+    with pytest.raises(ValueError, match="form must be one of"):
+        blocks.hidden_v(np.ones((2, 3)), np.ones((1, 3)), np.ones((1, 2)), np.ones(1), 1.0, 1.0,
+                        form="cholesky")

@@ -170,3 +170,14 @@ def test_float32_smoke():
     assert abs(float(obj["total"]) - ref["total"]) <= 1e-3 * ref["total"]
     for k in range(len(W)):
         assert _rel_err(var["W"][k], W[k]) <= 1e-3
+
+
+def test_narrowing_network_matches_oracle():
+    """Layers that narrow sharply (20 -> 6 -> 3) make the V updates take the Woodbury form."""
+    rng = np.random.default_rng(77)
+    sizes = [7, 20, 6, 3]
+    X = rng.standard_normal((N_SAMPLES, sizes[0]))
+    y = rng.integers(0, sizes[-1], size=N_SAMPLES)
+    model, W, b = _make_model(sizes, rng)
+    _run_reference(sizes, X, oracle.one_hot(y, sizes[-1]), y, W, b, model, 0.8, 1.2, 0.5, 0.1,
+                   True)

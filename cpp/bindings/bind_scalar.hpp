@@ -74,9 +74,10 @@ void bind_blocks(py::module_& m, const std::string& s) {
         release_gil());
   m.def(("hidden_v" + s).c_str(),
         [](const ConstMatrixRef<T>& U, const ConstMatrixRef<T>& Unext,
-           const ConstWeightRef<T>& Wnext, const ConstVectorRef<T>& bnext, T rho, T gamma) {
+           const ConstWeightRef<T>& Wnext, const ConstVectorRef<T>& bnext, T rho, T gamma,
+           VUpdateForm form) {
           Matrix<T> V(U.rows(), U.cols());
-          update_hidden_v<T>(U, Unext, Wnext, bnext, V, rho, gamma);
+          update_hidden_v<T>(U, Unext, Wnext, bnext, V, rho, gamma, form);
           return V;
         },
         release_gil());
@@ -93,6 +94,11 @@ void bind_blocks(py::module_& m, const std::string& s) {
 
 template <class T>
 void bind_scalar(py::module_& m, const std::string& s) {
+  if (!py::hasattr(m, "VUpdateForm"))
+    py::enum_<VUpdateForm>(m, "VUpdateForm", py::module_local())
+        .value("automatic", VUpdateForm::automatic)
+        .value("direct", VUpdateForm::direct)
+        .value("woodbury", VUpdateForm::woodbury);
   m.def(("relu_prox" + s).c_str(),
         [](const CArray<T>& a, const CArray<T>& c, T eta, int n_threads) {
           if (a.size() != c.size()) throw std::invalid_argument("nnbcd: a and c differ in size");

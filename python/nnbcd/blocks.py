@@ -59,12 +59,23 @@ def bias(U, V_prev, W, b_old, rho, alpha):
     return getattr(core, "bias" + s)(a["U"], a["V_prev"], a["W"], a["b_old"], a["rho"], a["alpha"])
 
 
-def hidden_v(U, U_next, W_next, b_next, rho, gamma):
-    """V_i minimising γ/2||V - relu(U)||² + ρ/2||U_next - W_next V - b_next1ᵀ||²."""
+V_FORMS = ("auto", "direct", "woodbury")
+
+
+def hidden_v(U, U_next, W_next, b_next, rho, gamma, form="auto"):
+    """V_i minimising γ/2||V - relu(U)||² + ρ/2||U_next - W_next V - b_next1ᵀ||².
+
+    ``form`` picks how the system is solved: "direct" factors the d_i × d_i matrix
+    ρWᵀW + γI, "woodbury" the d_{i+1} × d_{i+1} matrix γI + ρWWᵀ; "auto" (what training uses)
+    takes the cheaper by the cost model (Woodbury when d_{i+1} < 0.618 d_i).
+    """
+    if form not in V_FORMS:
+        raise ValueError(f"form must be one of {V_FORMS}, got {form!r}")
     a, s = _prepare({"U": U, "U_next": U_next, "W_next": W_next, "b_next": b_next},
                     {"rho": rho, "gamma": gamma}, positive=("rho", "gamma"))
+    method = core.VUpdateForm.automatic if form == "auto" else getattr(core.VUpdateForm, form)
     return getattr(core, "hidden_v" + s)(a["U"], a["U_next"], a["W_next"], a["b_next"],
-                                         a["rho"], a["gamma"])
+                                         a["rho"], a["gamma"], method)
 
 
 def hidden_u(V, V_prev, W, b, U_old, rho, gamma, alpha):

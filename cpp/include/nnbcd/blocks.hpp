@@ -72,7 +72,6 @@ void update_weights(const ConstMatrixRef<T>& U, const ConstMatrixRef<T>& Vprev,
                 "W is d_out x d_in, U d_out x n, V_prev d_in x n, b d_out, G like W");
   Matrix<T> A;
   gram_lower(Vprev, rho, alpha + tau + weight_decay, A);
-  const auto llt = cholesky(A, "the weight update");
 
   Eigen::Map<Matrix<T>, 0, Eigen::OuterStride<>> Wt(W.data(), W.cols(), W.rows(),
                                                      Eigen::OuterStride<>(W.outerStride()));
@@ -80,9 +79,9 @@ void update_weights(const ConstMatrixRef<T>& U, const ConstMatrixRef<T>& Vprev,
   if (G != nullptr && tau != T(0)) Wt += tau * G->transpose();
   // rho (U - b 1^T) V^T, transposed, without forming U - b 1^T: rho (V U^T - (V 1) b^T).
   Wt.noalias() += rho * Vprev * U.transpose();
-  const Vector<T> v_sum = Vprev.rowwise().sum();
+  const Vector<T> v_sum = row_sums<T>(Vprev);
   Wt.noalias() -= rho * v_sum * b.transpose();
-  solve_in_place(llt, Wt);
+  spd_solve_in_place(A, Wt, "the weight update");
 }
 
 // Steps 3 and 6, bias with the new W: b <- (alpha b + rho rowsum(U - W V)) / (rho n + alpha).
@@ -93,32 +92,52 @@ void update_bias(const ConstMatrixRef<T>& U, const ConstMatrixRef<T>& Vprev,
   require_shape(U.rows() == W.rows() && Vprev.rows() == W.cols() && U.cols() == Vprev.cols() &&
                     b.size() == W.rows(),
                 "W is d_out x d_in, U d_out x n, V_prev d_in x n, b d_out");
-  const Vector<T> v_sum = Vprev.rowwise().sum();
-  const Vector<T> residual_sum = U.rowwise().sum() - W * v_sum;
+  const Vector<T> residual_sum = row_sums<T>(U) - W * row_sums<T>(Vprev);
   b = (alpha * b + rho * residual_sum) / (rho * T(Vprev.cols()) + alpha);
 }
 
+// How the V update solves its d x d system (see update_hidden_v).
+enum class VUpdateForm { automatic, direct, woodbury };
+
 // Step 4. V_i <- (rho W^T W + gamma I)^{-1} (rho W^T (U_{i+1} - b 1^T) + gamma relu(U_i)),
-// with W = W_{i+1}, b = b_{i+1}.
+// with W = W_{i+1}, b = b_{i+1}. When the next layer is much narrower (d_next < 0.618 d) the
+// Woodbury form is cheaper: with S = relu(U_i), Z = U_{i+1} - b 1^T,
+//   V_i = S + rho W^T (gamma I + rho W W^T)^{-1} (Z - W S)     (a d_next x d_next system).
 template <class T>
 void update_hidden_v(const ConstMatrixRef<T>& U, const ConstMatrixRef<T>& Unext,
                      const ConstWeightRef<T>& Wnext, const ConstVectorRef<T>& bnext,
-                     MatrixRef<T> V, T rho, T gamma) {
+                     MatrixRef<T> V, T rho, T gamma,
+                     VUpdateForm form = VUpdateForm::automatic) {
   require_shape(Unext.rows() == Wnext.rows() && U.rows() == Wnext.cols() &&
                     V.rows() == U.rows() && V.cols() == U.cols() && Unext.cols() == U.cols() &&
                     bnext.size() == Wnext.rows(),
                 "W_next is d_next x d, U and V d x n, U_next d_next x n, b_next d_next");
+  const double d = double(Wnext.cols()), d_next = double(Wnext.rows());
+  if (form == VUpdateForm::automatic)
+    form = d_next * (d + d_next) < d * d ? VUpdateForm::woodbury : VUpdateForm::direct;
   Matrix<T> A;
+  if (form == VUpdateForm::woodbury) {
+    for_column_blocks(V.cols(), double(V.rows()), [&](Index j, Index m) {
+      V.middleCols(j, m) = U.middleCols(j, m).cwiseMax(T(0));
+    });
+    Matrix<T> Y = Unext;
+    Y.noalias() -= Wnext * V;
+    for_column_blocks(Y.cols(), double(Y.rows()), [&](Index j, Index m) {
+      Y.middleCols(j, m).colwise() -= bnext;
+    });
+    gram_lower(Wnext, rho, gamma, A);
+    spd_solve_in_place(A, Y, "the activation (V) update");
+    V.noalias() += rho * Wnext.transpose() * Y;
+    return;
+  }
   gram_lower(Wnext.transpose(), rho, gamma, A);
-  const auto llt = cholesky(A, "the activation (V) update");
-
   V.noalias() = Wnext.transpose() * Unext;
   const Vector<T> wtb = Wnext.transpose() * bnext;
   for_column_blocks(V.cols(), double(V.rows()), [&](Index j, Index m) {
     auto block = V.middleCols(j, m);
     block = rho * (block.colwise() - wtb) + gamma * U.middleCols(j, m).cwiseMax(T(0));
   });
-  solve_in_place(llt, V);
+  spd_solve_in_place(A, V, "the activation (V) update");
 }
 
 // Step 5. U_i <- relu_prox(V_i, (rho (W_i V_{i-1} + b_i) + alpha U_i)/(rho + alpha),
