@@ -117,18 +117,24 @@ def flops_per_iteration(sizes, n):
 
 
 # ----------------------------------------------------------------------------- helpers
+def _best_seconds(run, reps):
+    """Shortest of ``reps`` timed calls of ``run`` (after one warm-up call)."""
+    run()
+    best = float("inf")
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        run()
+        best = min(best, time.perf_counter() - t0)
+    return best
+
+
 def _gemm_rate_numpy(n, dtype, reps=5, m=1024, k=1024):
     """Best-of-``reps`` GFLOP/s of numpy ``(m×k) @ (k×n)``."""
     rng = np.random.default_rng(0)
     A = rng.standard_normal((m, k)).astype(dtype)
     B = rng.standard_normal((k, n)).astype(dtype)
-    C = A @ B  # warm-up
-    best = float("inf")
-    for _ in range(reps):
-        t0 = time.perf_counter()
-        np.matmul(A, B, out=C)
-        best = min(best, time.perf_counter() - t0)
-    return 2.0 * m * k * n / best / 1e9
+    C = np.empty((m, n), dtype)
+    return 2.0 * m * k * n / _best_seconds(lambda: np.matmul(A, B, out=C), reps) / 1e9
 
 
 def _gemm_rate_torch(torch, n, dtype, reps=5, m=1024, k=1024):
@@ -136,13 +142,8 @@ def _gemm_rate_torch(torch, n, dtype, reps=5, m=1024, k=1024):
     g = torch.Generator().manual_seed(0)
     A = torch.randn(m, k, generator=g, dtype=dtype)
     B = torch.randn(k, n, generator=g, dtype=dtype)
-    C = torch.mm(A, B)
-    best = float("inf")
-    for _ in range(reps):
-        t0 = time.perf_counter()
-        torch.mm(A, B, out=C)
-        best = min(best, time.perf_counter() - t0)
-    return 2.0 * m * k * n / best / 1e9
+    C = torch.empty(m, n, dtype=dtype)
+    return 2.0 * m * k * n / _best_seconds(lambda: torch.mm(A, B, out=C), reps) / 1e9
 
 
 def _import_nnbcd():
