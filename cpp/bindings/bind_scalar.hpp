@@ -116,6 +116,15 @@ void bind_scalar(py::module_& m, const std::string& s) {
           }
           return out;
         });
+  m.def(("magnitude_prune" + s).c_str(), [](const CArray<T>& w, double sparsity) {
+    CArray<T> out(std::vector<py::ssize_t>(w.shape(), w.shape() + w.ndim()));
+    const T* source = w.data();
+    T* target = out.mutable_data();
+    const Index size = w.size();
+    py::gil_scoped_release release;
+    magnitude_prune(source, target, size, sparsity);
+    return out;
+  });
   bind_blocks<T>(m, s);
 
   // module_local: every compiled variant registers the same C++ types.
@@ -126,16 +135,30 @@ void bind_scalar(py::module_& m, const std::string& s) {
            py::return_value_policy::reference_internal)
       .def("bias", [](Mlp<T>& net, Index i) -> Vector<T>& { return net.layer(i).b; },
            py::return_value_policy::reference_internal)
+      .def("compressed_weight",
+           [](Mlp<T>& net, Index i) -> RowMatrix<T>& { return net.layer(i).G; },
+           py::return_value_policy::reference_internal)
+      .def("set_pruning",
+           [](Mlp<T>& net, Index i, double sparsity, bool global) {
+             Compression c;
+             c.kind = Compression::Kind::pruned;
+             c.sparsity = sparsity;
+             c.global = global;
+             net.set_compression(i, c);
+           },
+           release_gil())
+      .def("project", &Mlp<T>::project, release_gil())
       .def("forward", &Mlp<T>::forward, py::arg("X"), py::arg("n_threads") = 0, release_gil())
       .def("all_finite", &Mlp<T>::all_finite);
 
   py::class_<TrainingState<T>>(m, ("Bcd" + s).c_str(), py::module_local())
       .def(py::init([](Mlp<T>& net, CArray<T> X, CArray<T> Y, T gamma, T rho, T alpha, T tau,
-                       T weight_decay, bool train_bias, int n_threads) {
+                       T weight_decay, bool train_bias, bool overwrite_weights, int n_threads) {
              auto state = std::make_unique<TrainingState<T>>();
              state->X = std::move(X);
              state->Y = std::move(Y);
-             const Hyperparameters<T> h{gamma, rho, alpha, tau, weight_decay, train_bias};
+             const Hyperparameters<T> h{gamma,        rho,        alpha,           tau,
+                                        weight_decay, train_bias, overwrite_weights};
              const auto x = columns(state->X, "X");
              const auto y = columns(state->Y, "Y");
              py::gil_scoped_release release;
@@ -144,7 +167,12 @@ void bind_scalar(py::module_& m, const std::string& s) {
            }),
            py::keep_alive<1, 2>(), py::arg("net"), py::arg("X"), py::arg("Y"), py::arg("gamma"),
            py::arg("rho"), py::arg("alpha"), py::arg("tau"), py::arg("weight_decay"),
-           py::arg("train_bias"), py::arg("n_threads"))
+           py::arg("train_bias"), py::arg("overwrite_weights"), py::arg("n_threads"))
+      .def("set_tau",
+           [](TrainingState<T>& s, T tau) {
+             std::lock_guard<std::mutex> lock(s.mutex);
+             s.bcd->set_tau(tau);
+           })
       .def("step",
            [](TrainingState<T>& s) {
              std::lock_guard<std::mutex> lock(s.mutex);

@@ -1,13 +1,14 @@
 """nnbcd: train compressed neural networks with gradient-free block coordinate descent."""
 
-from . import blocks, ops
+from . import blocks, datasets, ops
 from ._native import DivergenceError, cpu_variant
 from .bcd import BCD, TrainingState
 from .classifier import NNBCDClassifier
+from .compression import Pruned
 from .history import History
 from .mlp import MLP
 
 __version__ = "0.1.0"
 
-__all__ = ["BCD", "MLP", "History", "NNBCDClassifier", "TrainingState", "DivergenceError",
-           "blocks", "ops", "cpu_variant", "__version__"]
+__all__ = ["BCD", "MLP", "History", "NNBCDClassifier", "Pruned", "TrainingState", "DivergenceError",
+           "blocks", "datasets", "ops", "cpu_variant", "__version__"]

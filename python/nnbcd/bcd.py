@@ -76,12 +76,17 @@ class TrainingState:
         self.iteration = 0
         cls = core.Bcd32 if model.dtype == np.float32 else core.Bcd64
         self._state = cls(model._net, X, Y, trainer.gamma, trainer.rho, trainer.alpha, trainer.tau,
-                          trainer.weight_decay, trainer.train_bias, trainer.n_threads)
+                          trainer.weight_decay, trainer.train_bias, trainer.overwrite_weights,
+                          trainer.n_threads)
 
     def step(self):
         """One BCD iteration: a backward sweep of exact block updates (DESIGN §2)."""
         self._state.step()
         self.iteration += 1
+
+    def set_tau(self, tau):
+        """Change τ between iterations (for schedules; Φ changes with it)."""
+        self._state.set_tau(v.check_non_negative("tau", tau))
 
     def objective(self):
         """Φ at the current point: ``total``, ``loss`` and one entry per term."""
@@ -118,10 +123,13 @@ class BCD:
         Threads for the C++ core; 0 = all cores.
     weight_decay : float >= 0
         λ/2 Σ||W_i||², solved in closed form inside the weight update.
+    overwrite_weights : bool
+        After each sweep also set W_i ← G_i for compressed layers: projected BCD on W itself,
+        as in the authors' notebooks. Off by default: it voids the monotone decrease of Φ.
     """
 
     def __init__(self, gamma=DEFAULT_GAMMA, rho=DEFAULT_RHO, alpha=DEFAULT_ALPHA, tau=0.0,
-                 train_bias=True, n_threads=0, weight_decay=0.0):
+                 train_bias=True, n_threads=0, weight_decay=0.0, overwrite_weights=False):
         self.gamma = v.check_positive("gamma", gamma)
         self.rho = v.check_positive("rho", rho)
         self.alpha = v.check_positive("alpha", alpha)
@@ -131,6 +139,9 @@ class BCD:
         self.train_bias = bool(train_bias)
         self.n_threads = v.check_threads(n_threads)
         self.weight_decay = v.check_non_negative("weight_decay", weight_decay)
+        if not isinstance(overwrite_weights, (bool, np.bool_)):
+            raise TypeError(f"overwrite_weights must be True or False, got {overwrite_weights!r}")
+        self.overwrite_weights = bool(overwrite_weights)
 
     def start(self, model, X, y):
         """Lift the network on (X, y) and return the ``TrainingState`` to step.

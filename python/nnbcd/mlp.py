@@ -4,6 +4,7 @@ import numpy as np
 
 from . import _validation as v
 from ._native import core
+from .compression import Pruned
 
 INITS = ("kaiming_normal", "kaiming_uniform", "xavier_normal", "xavier_uniform")
 
@@ -31,7 +32,7 @@ def check_sizes(sizes):
 
 
 def check_compression(compression, n_layers):
-    """Per-layer compression specs; only dense layers (None) exist so far."""
+    """Per-layer compression specs: None (dense) or ``nnbcd.Pruned``."""
     if compression is None:
         return [None] * n_layers
     specs = list(compression) if isinstance(compression, (list, tuple)) else None
@@ -41,9 +42,31 @@ def check_compression(compression, n_layers):
             f"got {compression!r}"
         )
     for i, spec in enumerate(specs):
-        if spec is not None:
-            raise ValueError(f"compression[{i}]: unknown compression spec {spec!r}")
+        if spec is not None and not isinstance(spec, Pruned):
+            raise ValueError(f"compression[{i}]: unknown compression spec {spec!r}; "
+                             "use None or nnbcd.Pruned(...)")
+    global_sparsities = {s.sparsity for s in specs if isinstance(s, Pruned) and s.scope == "global"}
+    if len(global_sparsities) > 1:
+        raise ValueError("layers pruned with scope='global' must share one sparsity, got "
+                         f"{sorted(global_sparsities)}")
     return specs
+
+
+def _live_units(matrices):
+    """Masks of live units per layer. A hidden unit is dead when no non-zero weight from a live unit comes
+    in, or none goes out to a live unit. Repeated until nothing changes (biases ignored)."""
+    alive = [np.ones(W.shape[1], bool) for W in matrices] + [np.ones(matrices[-1].shape[0], bool)]
+    nonzero = [W != 0 for W in matrices]
+    changed = True
+    while changed:
+        changed = False
+        for h in range(1, len(matrices)):  # hidden unit layers sit between matrices h-1 and h
+            fed = nonzero[h - 1][:, alive[h - 1]].any(axis=1)
+            read = nonzero[h][alive[h + 1], :].any(axis=0)
+            now = alive[h] & fed & read
+            if (now != alive[h]).any():
+                alive[h], changed = now, True
+    return alive
 
 
 class MLP:
@@ -54,7 +77,7 @@ class MLP:
     sizes : sequence of int
         Input width first, output width last.
     compression : None or list
-        One compression spec per layer (None = dense).
+        One spec per layer: None (dense) or ``nnbcd.Pruned``.
     init : {"kaiming_normal", "kaiming_uniform", "xavier_normal", "xavier_uniform"}
         Weight initialisation; biases start at zero.
     init_scale : float
@@ -78,6 +101,9 @@ class MLP:
         rng = np.random.default_rng(self.seed)
         for W, (d_in, d_out) in zip(self.weights, zip(self.sizes, self.sizes[1:])):
             W[...] = _init_weight(rng, init, d_out, d_in, self.init_scale, self.dtype)
+        for i, spec in enumerate(self.compression):
+            if isinstance(spec, Pruned):
+                self._net.set_pruning(i, spec.sparsity, spec.scope == "global")
 
     @property
     def n_layers(self):
@@ -94,8 +120,74 @@ class MLP:
         return [self._net.bias(i) for i in range(self.n_layers)]
 
     @property
+    def compressed_weights(self):
+        """G_i of each compressed layer (None for dense layers): writable views."""
+        return [None if spec is None else self._net.compressed_weight(i)
+                for i, spec in enumerate(self.compression)]
+
+    @property
+    def deployed_weights(self):
+        """The weights inference uses: G_i for compressed layers, W_i otherwise."""
+        return [W if G is None else G for W, G in zip(self.weights, self.compressed_weights)]
+
+    def project(self):
+        """Recompute every G_i from W_i (after editing ``weights`` by hand)."""
+        self._net.project()
+
+    def _stored_weights(self, i):
+        G = self.compressed_weights[i]
+        return self.weights[i].size if G is None else int(np.count_nonzero(G))
+
+    @property
     def parameter_count(self):
+        """Parameters the deployed network stores: non-zeros of pruned layers, all the
+        entries of dense ones, and the biases."""
+        return sum(self._stored_weights(i) + b.size for i, b in enumerate(self.biases))
+
+    @property
+    def dense_parameter_count(self):
         return sum(W.size + b.size for W, b in zip(self.weights, self.biases))
+
+    @property
+    def compression_ratio(self):
+        """Stored parameters / dense parameters of the whole network (the paper's CR;
+        smaller is more compression)."""
+        return self.parameter_count / self.dense_parameter_count
+
+    @property
+    def layer_compression_ratios(self):
+        """Per layer: (stored weights + biases) / (dense weights + biases)."""
+        return [(self._stored_weights(i) + b.size) / (W.size + b.size)
+                for i, (W, b) in enumerate(zip(self.weights, self.biases))]
+
+    def _pruned_layers(self):
+        return [i for i, spec in enumerate(self.compression) if isinstance(spec, Pruned)]
+
+    @property
+    def sparsity(self):
+        """Zeros / weights of the deployed pruned layers (0.0 without pruned layers)."""
+        layers = self._pruned_layers()
+        if not layers:
+            return 0.0
+        deployed = self.deployed_weights
+        zeros = sum(deployed[i].size - np.count_nonzero(deployed[i]) for i in layers)
+        return zeros / sum(deployed[i].size for i in layers)
+
+    @property
+    def effective_sparsity(self):
+        """Like ``sparsity``, also counting the weights of the pruned layers that touch a dead
+        hidden unit: one that no non-zero weight from a live unit reaches, or that feeds no live
+        unit (found by repeating both tests until nothing changes; biases are ignored)."""
+        layers = self._pruned_layers()
+        if not layers:
+            return 0.0
+        deployed = self.deployed_weights
+        alive = _live_units(deployed)
+        dead = 0
+        for i in layers:
+            live = (deployed[i] != 0) & alive[i + 1][:, None] & alive[i][None, :]
+            dead += deployed[i].size - np.count_nonzero(live)
+        return dead / sum(deployed[i].size for i in layers)
 
     def check_input(self, X, name="X"):
         X = v.check_data(name, X, self.dtype, 2)
@@ -106,7 +198,7 @@ class MLP:
         return X
 
     def decision_function(self, X, n_threads=0):
-        """Network outputs for X (n_samples, d_0): an (n_samples, d_N) array."""
+        """Network outputs for X (n_samples, d_0) with the deployed weights: (n_samples, d_N)."""
         X = self.check_input(X)
         return self._net.forward(X.T, v.check_threads(n_threads)).T
 

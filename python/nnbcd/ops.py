@@ -25,3 +25,22 @@ def relu_prox(a, c, eta, n_threads=0):
     c_arr = v.check_data("c", c_arr.reshape(-1), dtype, 1)
     prox = core.relu_prox32 if dtype == np.float32 else core.relu_prox64
     return prox(a_arr, c_arr, eta, v.check_threads(n_threads)).reshape(np.shape(a))
+
+
+def magnitude_prune(W, sparsity):
+    """Keep the k = round((1 − sparsity)·W.size) largest-magnitude entries of W, zero the rest.
+
+    Exactly k entries survive (halves round up); among equal magnitudes the lower flat
+    (row-major) index survives. ``sparsity`` must be in [0, 1); 0 returns W unchanged. Selection
+    is O(size) (nth_element), not a sort. float32 in, float32 out; otherwise float64.
+    """
+    sparsity = v.check_real("sparsity", sparsity)
+    if not 0.0 <= sparsity < 1.0:
+        raise ValueError(f"sparsity must be in [0, 1), got {sparsity!r}")
+    array = np.asarray(W)
+    dtype = np.float32 if array.dtype == np.float32 else np.float64
+    if array.size == 0:
+        return np.empty(array.shape, dtype)
+    flat = v.check_data("W", array.reshape(-1), dtype, 1)
+    prune = core.magnitude_prune32 if dtype == np.float32 else core.magnitude_prune64
+    return prune(flat, sparsity).reshape(array.shape)

@@ -22,6 +22,9 @@ struct Hyperparameters {
   T tau = 0;           // weight of ||W_i - G_i||^2 (compressed layers only)
   T weight_decay = 0;  // lambda/2 ||W_i||^2
   bool train_bias = true;
+  // After each sweep also set W_i <- G_i (projected BCD on W itself, as the authors' notebooks
+  // do). Off by default: it voids the monotone decrease of Phi.
+  bool overwrite_weights = false;
 
   void validate() const {
     auto positive = [](T v, const char* name) {
@@ -83,6 +86,14 @@ class Bcd {
   const Matrix<T>& V(Index i) const { return V_.at(static_cast<std::size_t>(i)); }
   const Hyperparameters<T>& hyperparameters() const { return h_; }
 
+  // For schedules that change tau between iterations (Phi changes with it).
+  void set_tau(T tau) {
+    Hyperparameters<T> h = h_;
+    h.tau = tau;
+    h.validate();
+    h_ = h;
+  }
+
   // One backward sweep, output layer first (DESIGN §2 steps 1-6).
   void step() {
     ThreadScope scope(n_threads_);
@@ -101,6 +112,15 @@ class Bcd {
       update_hidden_u<T>(V_[i], WV_[i], net_.layer(i).b, U_[i], h_.rho, h_.gamma, h_.alpha);
       update_layer_parameters(i);
     }
+    // Step 7 for every compressed layer at once: each G_i only meets W_i, so projecting after
+    // the sweep is the same block update, and a global pruning threshold sees every W_i.
+    net_.project();
+    if (h_.overwrite_weights)
+      for (Index i = 0; i < N; ++i)
+        if (net_.layer(i).compressed()) {
+          net_.layer(i).W = net_.layer(i).G;
+          product_valid_[i] = false;
+        }
     if (!net_.all_finite())
       throw DivergenceError(
           "nnbcd: the iteration produced non-finite weights; scale the inputs, or lower rho / "
@@ -131,7 +151,9 @@ class Bcd {
       });
       o.activation += 0.5 * double(h_.gamma) * activation;
       o.linear += 0.5 * double(h_.rho) * linear;
-      o.weight_decay += 0.5 * double(h_.weight_decay) * squared_norm(net_.layer(i).W);
+      const Layer<T>& l = net_.layer(i);
+      o.weight_decay += 0.5 * double(h_.weight_decay) * squared_norm(l.W);
+      if (l.compressed()) o.compression += 0.5 * double(h_.tau) * squared_norm(l.W - l.G);
     }
     const Matrix<T>& VN = V_[N - 1];
     o.loss = 0.5 * sum_over_columns(VN.cols(), double(VN.rows()), [&](Index j, Index m) {
@@ -161,7 +183,9 @@ class Bcd {
   void update_layer_parameters(Index i) {
     Layer<T>& l = net_.layer(i);
     const auto Vprev = input(i);
-    update_weights<T>(U_[i], Vprev, l.b, l.W, h_.rho, h_.alpha, h_.weight_decay, T(0), nullptr);
+    const bool coupled = l.compressed();
+    update_weights<T>(U_[i], Vprev, l.b, l.W, h_.rho, h_.alpha, h_.weight_decay,
+                      coupled ? h_.tau : T(0), coupled ? &l.G : nullptr);
     if (h_.train_bias) update_bias<T>(U_[i], Vprev, l.W, l.b, h_.rho, h_.alpha);
     product_valid_[i] = false;
   }

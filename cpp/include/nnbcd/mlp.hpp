@@ -5,15 +5,30 @@
 #include <string>
 #include <vector>
 
+#include "prune.hpp"
 #include "threads.hpp"
 #include "types.hpp"
 
 namespace nnbcd {
 
+// How a layer is compressed. A compressed layer keeps its dense W for training and a copy G in
+// the compressed set, tied to W by tau/2 ||W - G||^2; the deployed network uses G.
+struct Compression {
+  enum class Kind { dense, pruned };
+  Kind kind = Kind::dense;
+  double sparsity = 0;  // pruned: fraction of G's entries that are zero
+  bool global = false;  // pruned: one magnitude threshold shared by all global layers
+};
+
 template <class T>
 struct Layer {
   RowMatrix<T> W;  // d_out x d_in
   Vector<T> b;     // d_out
+  Compression compression;
+  RowMatrix<T> G;  // the compressed copy of W (empty for dense layers)
+
+  bool compressed() const { return compression.kind != Compression::Kind::dense; }
+  const RowMatrix<T>& deployed() const { return compressed() ? G : W; }
 };
 
 template <class T>
@@ -33,7 +48,40 @@ class Mlp {
   Layer<T>& layer(Index i) { return layers_.at(static_cast<std::size_t>(i)); }
   const Layer<T>& layer(Index i) const { return layers_.at(static_cast<std::size_t>(i)); }
 
-  // Network output (identity on the last layer) for the columns of X (d_0 x n).
+  void set_compression(Index i, const Compression& c) {
+    Layer<T>& l = layer(i);
+    if (c.kind == Compression::Kind::pruned) kept_count(l.W.size(), c.sparsity);  // validates
+    l.compression = c;
+    if (l.compressed())
+      l.G.resize(l.W.rows(), l.W.cols());
+    else
+      l.G.resize(0, 0);
+    project();
+  }
+
+  // G_i <- projection of W_i onto its compressed set, for every compressed layer. Layers
+  // pruned with global scope are projected jointly: the largest magnitudes across all of them.
+  void project() {
+    std::vector<PruneSlice<T>> global;
+    Index global_size = 0;
+    double global_sparsity = -1;
+    for (auto& l : layers_) {
+      if (l.compression.kind != Compression::Kind::pruned) continue;
+      if (!l.compression.global) {
+        magnitude_prune(l.W.data(), l.G.data(), l.W.size(), l.compression.sparsity);
+        continue;
+      }
+      if (global_sparsity >= 0 && global_sparsity != l.compression.sparsity)
+        throw std::invalid_argument("nnbcd: layers pruned with global scope need one sparsity");
+      global_sparsity = l.compression.sparsity;
+      global.push_back({l.W.data(), l.G.data(), l.W.size()});
+      global_size += l.W.size();
+    }
+    if (!global.empty()) prune_largest(global, kept_count(global_size, global_sparsity));
+  }
+
+  // Network output (identity on the last layer) for the columns of X (d_0 x n), with the
+  // deployed weights (G for compressed layers).
   // Allocates its own buffers: safe to call from many threads on one model.
   Matrix<T> forward(const Eigen::Ref<const Matrix<T>>& X, int n_threads = 0) const {
     if (X.rows() != sizes_.front())
@@ -45,9 +93,9 @@ class Mlp {
     for (Index i = 0; i < n_layers(); ++i) {
       const Layer<T>& l = layer(i);
       if (i == 0)
-        next.noalias() = l.W * X;
+        next.noalias() = l.deployed() * X;
       else
-        next.noalias() = l.W * current;
+        next.noalias() = l.deployed() * current;
       const bool hidden = i + 1 < n_layers();
       for_column_blocks(next.cols(), double(next.rows()), [&](Index j, Index m) {
         auto block = next.middleCols(j, m);
@@ -61,7 +109,7 @@ class Mlp {
 
   bool all_finite() const {
     for (const auto& l : layers_)
-      if (!l.W.allFinite() || !l.b.allFinite()) return false;
+      if (!l.W.allFinite() || !l.b.allFinite() || !l.G.allFinite()) return false;
     return true;
   }
 

@@ -6,6 +6,7 @@
 #include "linalg.hpp"
 #include "mlp.hpp"
 #include "objective.hpp"
+#include "prune.hpp"
 #include "relu_prox.hpp"
 #include "threads.hpp"
 #include "types.hpp"
