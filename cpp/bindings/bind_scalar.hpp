@@ -153,12 +153,14 @@ void bind_scalar(py::module_& m, const std::string& s) {
 
   py::class_<TrainingState<T>>(m, ("Bcd" + s).c_str(), py::module_local())
       .def(py::init([](Mlp<T>& net, CArray<T> X, CArray<T> Y, T gamma, T rho, T alpha, T tau,
-                       T weight_decay, bool train_bias, bool overwrite_weights, int n_threads) {
+                       T tau_growth, T tau_max, T weight_decay, bool train_bias,
+                       bool overwrite_weights, int n_threads) {
              auto state = std::make_unique<TrainingState<T>>();
              state->X = std::move(X);
              state->Y = std::move(Y);
-             const Hyperparameters<T> h{gamma,        rho,        alpha,           tau,
-                                        weight_decay, train_bias, overwrite_weights};
+             const Hyperparameters<T> h{gamma,   rho,          alpha,      tau,
+                                        tau_growth, tau_max, weight_decay, train_bias,
+                                        overwrite_weights};
              const auto x = columns(state->X, "X");
              const auto y = columns(state->Y, "Y");
              py::gil_scoped_release release;
@@ -166,13 +168,19 @@ void bind_scalar(py::module_& m, const std::string& s) {
              return state;
            }),
            py::keep_alive<1, 2>(), py::arg("net"), py::arg("X"), py::arg("Y"), py::arg("gamma"),
-           py::arg("rho"), py::arg("alpha"), py::arg("tau"), py::arg("weight_decay"),
+           py::arg("rho"), py::arg("alpha"), py::arg("tau"), py::arg("tau_growth"),
+           py::arg("tau_max"), py::arg("weight_decay"),
            py::arg("train_bias"), py::arg("overwrite_weights"), py::arg("n_threads"))
-      .def("set_tau",
-           [](TrainingState<T>& s, T tau) {
-             std::lock_guard<std::mutex> lock(s.mutex);
-             s.bcd->set_tau(tau);
-           })
+      .def_property(
+          "tau",
+          [](TrainingState<T>& s) {
+            std::lock_guard<std::mutex> lock(s.mutex);
+            return s.bcd->tau();
+          },
+          [](TrainingState<T>& s, T tau) {
+            std::lock_guard<std::mutex> lock(s.mutex);
+            s.bcd->set_tau(tau);
+          })
       .def("step",
            [](TrainingState<T>& s) {
              std::lock_guard<std::mutex> lock(s.mutex);

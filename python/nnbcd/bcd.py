@@ -76,17 +76,23 @@ class TrainingState:
         self.iteration = 0
         cls = core.Bcd32 if model.dtype == np.float32 else core.Bcd64
         self._state = cls(model._net, X, Y, trainer.gamma, trainer.rho, trainer.alpha, trainer.tau,
-                          trainer.weight_decay, trainer.train_bias, trainer.overwrite_weights,
-                          trainer.n_threads)
+                          trainer.tau_growth, trainer.tau_max, trainer.weight_decay,
+                          trainer.train_bias, trainer.overwrite_weights, trainer.n_threads)
 
     def step(self):
         """One BCD iteration: a backward sweep of exact block updates (DESIGN §2)."""
         self._state.step()
         self.iteration += 1
 
-    def set_tau(self, tau):
-        """Change τ between iterations (for schedules; Φ changes with it)."""
-        self._state.set_tau(v.check_non_negative("tau", tau))
+    @property
+    def tau(self):
+        """The τ the next step uses (it grows by ``tau_growth`` after every step). Setting it
+        restarts the schedule from that value; Φ changes with τ."""
+        return self._state.tau
+
+    @tau.setter
+    def tau(self, value):
+        self._state.tau = v.check_non_negative("tau", value)
 
     def objective(self):
         """Φ at the current point: ``total``, ``loss`` and one entry per term."""
@@ -115,8 +121,15 @@ class BCD:
         Weight of the linear coupling ρ/2 Σ||U_i − W_i V_{i−1} − b_i||².
     alpha : float > 0
         Proximal weight: it makes Φ decrease monotonically.
-    tau : float >= 0
-        Weight of τ/2||W_i − G_i||² for compressed layers (unused by dense layers).
+    tau, tau_growth, tau_max : float
+        Weight of τ/2||W_i − G_i||², the coupling of each compressed layer's W_i to its
+        compressed copy G_i (unused by dense layers). τ starts at ``tau`` and is multiplied by
+        ``tau_growth`` after every iteration, up to ``tau_max``. A fixed τ (the paper's; set
+        ``tau_growth=1``) leaves the deployed G far from the W that was fit: on digits at 90 %
+        sparsity the pruned network reaches 0.67 (τ = 1) or 0.79 (τ = 10) test accuracy after
+        200 iterations, against 0.97 with the default schedule, which lets W and the lifted
+        variables first find a good fit and ends with W ≈ G. Φ decreases monotonically while τ
+        is fixed.
     train_bias : bool
         False freezes the biases (at zero from the initialisation), as the authors' notebooks do.
     n_threads : int
@@ -128,12 +141,17 @@ class BCD:
         as in the authors' notebooks. Off by default: it voids the monotone decrease of Φ.
     """
 
-    def __init__(self, gamma=DEFAULT_GAMMA, rho=DEFAULT_RHO, alpha=DEFAULT_ALPHA, tau=0.0,
-                 train_bias=True, n_threads=0, weight_decay=0.0, overwrite_weights=False):
+    def __init__(self, gamma=DEFAULT_GAMMA, rho=DEFAULT_RHO, alpha=DEFAULT_ALPHA, tau=1.0,
+                 train_bias=True, n_threads=0, weight_decay=0.0, overwrite_weights=False,
+                 tau_growth=1.05, tau_max=1e5):
         self.gamma = v.check_positive("gamma", gamma)
         self.rho = v.check_positive("rho", rho)
         self.alpha = v.check_positive("alpha", alpha)
         self.tau = v.check_non_negative("tau", tau)
+        self.tau_growth = v.check_positive("tau_growth", tau_growth)
+        self.tau_max = v.check_non_negative("tau_max", tau_max)
+        if self.tau_max < self.tau:
+            raise ValueError(f"tau_max must be >= tau, got tau_max={tau_max!r} < tau={tau!r}")
         if not isinstance(train_bias, (bool, np.bool_)):
             raise TypeError(f"train_bias must be True or False, got {train_bias!r}")
         self.train_bias = bool(train_bias)

@@ -8,7 +8,10 @@ from sklearn.utils.validation import check_is_fitted
 
 from . import _validation as v
 from .bcd import BCD
+from .compression import Pruned
 from .mlp import MLP
+
+COMPRESSIONS = (None, "prune")
 
 
 class NNBCDClassifier(ClassifierMixin, BaseEstimator):
@@ -20,8 +23,11 @@ class NNBCDClassifier(ClassifierMixin, BaseEstimator):
     Parameters
     ----------
     hidden_layer_sizes : tuple of int
-    gamma, rho, alpha, tau : float
+    gamma, rho, alpha : float
         Weights of the objective's terms (see ``nnbcd.BCD``).
+    tau, tau_growth, tau_max : float
+        The coupling of compressed layers to their compressed copies and its schedule (see
+        ``nnbcd.BCD``); unused without compression.
     weight_decay : float
         L2 penalty per training sample: the objective's λ/2 Σ||W_i||² has
         λ = weight_decay × n_samples, so the same value suits small and large data sets
@@ -29,8 +35,11 @@ class NNBCDClassifier(ClassifierMixin, BaseEstimator):
         almost perfectly and generalises worse.
     max_iter : int
         BCD iterations.
-    compression : None
-        Per-layer compression (None: dense).
+    compression : {None, "prune"}
+        None trains a dense network; "prune" prunes every hidden layer (all but the output
+        layer) to ``sparsity`` by magnitude (``nnbcd.Pruned``).
+    sparsity : float in [0, 1)
+        Fraction of zero weights in each pruned layer.
     random_state : int, RandomState or None
         Seeds the initialisation.
     n_threads : int
@@ -47,17 +56,21 @@ class NNBCDClassifier(ClassifierMixin, BaseEstimator):
 
     # Defaults measured on standardised digits (25 % held out): ≈ 0.98 test accuracy in about a
     # second, on par with MLPClassifier; see README.
-    def __init__(self, hidden_layer_sizes=(256,), gamma=1.0, rho=1.0, alpha=1.0, tau=0.0,
-                 weight_decay=0.003, max_iter=200, compression=None, random_state=None,
-                 n_threads=0, dtype="float32", verbose=False):
+    def __init__(self, hidden_layer_sizes=(256,), gamma=1.0, rho=1.0, alpha=1.0, tau=1.0,
+                 tau_growth=1.05, tau_max=1e5, weight_decay=0.003, max_iter=200,
+                 compression=None, sparsity=0.9, random_state=None, n_threads=0,
+                 dtype="float32", verbose=False):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.gamma = gamma
         self.rho = rho
         self.alpha = alpha
         self.tau = tau
+        self.tau_growth = tau_growth
+        self.tau_max = tau_max
         self.weight_decay = weight_decay
         self.max_iter = max_iter
         self.compression = compression
+        self.sparsity = sparsity
         self.random_state = random_state
         self.n_threads = n_threads
         self.dtype = dtype
@@ -81,13 +94,19 @@ class NNBCDClassifier(ClassifierMixin, BaseEstimator):
             raise ValueError(f"y needs at least two classes, got {len(self.classes_)}")
         hidden = self.hidden_layer_sizes
         hidden = [hidden] if np.isscalar(hidden) else list(hidden)
+        if self.compression not in COMPRESSIONS:
+            raise ValueError(f"compression must be one of {COMPRESSIONS}, got "
+                             f"{self.compression!r}")
         trainer = BCD(gamma=self.gamma, rho=self.rho, alpha=self.alpha, tau=self.tau,
-                      n_threads=self.n_threads,
+                      tau_growth=self.tau_growth, tau_max=self.tau_max, n_threads=self.n_threads,
                       weight_decay=v.check_non_negative("weight_decay", self.weight_decay)
                       * X.shape[0])
         seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
         sizes = [X.shape[1], *hidden, len(self.classes_)]
-        self.model_ = MLP(sizes, compression=self.compression, seed=seed, dtype=dtype)
+        specs = [None] * (len(sizes) - 1)
+        if self.compression == "prune":
+            specs[:-1] = [Pruned(self.sparsity)] * (len(sizes) - 2)
+        self.model_ = MLP(sizes, compression=specs, seed=seed, dtype=dtype)
         self.n_features_in_ = X.shape[1]
         self.history_ = trainer.fit(self.model_, X, indices, self.max_iter, verbose=self.verbose)
         self.n_iter_ = len(self.history_)

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cmath>
+#include <limits>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -19,7 +20,9 @@ struct Hyperparameters {
   T gamma = 1;         // weight of ||V_i - sigma(U_i)||^2
   T rho = 1;           // weight of ||U_i - W_i V_{i-1} - b_i||^2
   T alpha = 1;         // proximal weight
-  T tau = 0;           // weight of ||W_i - G_i||^2 (compressed layers only)
+  T tau = 0;           // weight of ||W_i - G_i||^2 (compressed layers only) ...
+  T tau_growth = 1;    // ... multiplied by this after every iteration ...
+  T tau_max = std::numeric_limits<T>::infinity();  // ... up to this.
   T weight_decay = 0;  // lambda/2 ||W_i||^2
   bool train_bias = true;
   // After each sweep also set W_i <- G_i (projected BCD on W itself, as the authors' notebooks
@@ -39,6 +42,8 @@ struct Hyperparameters {
     positive(rho, "rho");
     positive(alpha, "alpha");
     non_negative(tau, "tau");
+    positive(tau_growth, "tau_growth");
+    if (!(tau_max >= tau)) throw std::invalid_argument("nnbcd: tau_max must be >= tau");
     non_negative(weight_decay, "weight_decay");
   }
 };
@@ -86,10 +91,13 @@ class Bcd {
   const Matrix<T>& V(Index i) const { return V_.at(static_cast<std::size_t>(i)); }
   const Hyperparameters<T>& hyperparameters() const { return h_; }
 
-  // For schedules that change tau between iterations (Phi changes with it).
+  // The tau the next step uses. Phi changes with it: it decreases monotonically only while tau
+  // stays fixed (tau_growth = 1).
+  T tau() const { return h_.tau; }
   void set_tau(T tau) {
     Hyperparameters<T> h = h_;
     h.tau = tau;
+    h.tau_max = std::max(h.tau_max, tau);
     h.validate();
     h_ = h;
   }
@@ -121,6 +129,7 @@ class Bcd {
           net_.layer(i).W = net_.layer(i).G;
           product_valid_[i] = false;
         }
+    h_.tau = std::min(h_.tau * h_.tau_growth, h_.tau_max);
     if (!net_.all_finite())
       throw DivergenceError(
           "nnbcd: the iteration produced non-finite weights; scale the inputs, or lower rho / "

@@ -88,11 +88,22 @@ struct Csr {
 
 namespace detail {
 
-// One block of up to B sample columns. tile (cols x B, row-major, 64-byte aligned) receives the
-// block transposed, so that one stored entry (r, c, v) updates the B outputs of row r with
-// acc += v * tile[c, :], a contiguous vector operation. Columns m..B-1 of the tile are zero.
-template <class T, int B>
+// One block of up to B = NP * (packet size) sample columns. tile (cols x B, row-major, 64-byte
+// aligned) receives the block transposed, so that one stored entry (r, c, v) updates the B
+// outputs of row r with acc += v * tile[c, :], NP packet FMAs. Columns m..B-1 of the tile are
+// zero. Eigen's packet primitives keep this explicit in every build (SSE2, AVX2+FMA, NEON...).
+template <class T, int NP>
+struct CsrTile {
+  using Packet = typename Eigen::internal::packet_traits<T>::type;
+  static constexpr int P = Eigen::internal::unpacket_traits<Packet>::size;
+  static constexpr int B = NP * P;
+};
+
+template <class T, int NP>
 void csr_block(const Csr<T>& A, const T* X, Index ldx, Index m, T* tile, T* Y, Index ldy) {
+  using namespace Eigen::internal;
+  using Packet = typename CsrTile<T, NP>::Packet;
+  constexpr int P = CsrTile<T, NP>::P, B = CsrTile<T, NP>::B;
   const Index cols = A.cols;
   // Transpose in strips of kStrip rows, so the writes stay within a few cache lines per b.
   constexpr Index kStrip = 64;
@@ -105,32 +116,36 @@ void csr_block(const Csr<T>& A, const T* X, Index ldx, Index m, T* tile, T* Y, I
   }
   const int32_t* column = A.column.data();
   const T* value = A.value.data();
+  alignas(64) T out[B];
   for (Index r = 0; r < A.rows; ++r) {
     Index k = A.row_start[std::size_t(r)];
     const Index end = A.row_start[std::size_t(r + 1)];
-    // Two independent accumulators hide the add/FMA latency.
-    T acc0[B] = {}, acc1[B] = {};
+    // Two independent accumulators hide the FMA latency.
+    Packet acc0[NP], acc1[NP];
+    for (int p = 0; p < NP; ++p) acc0[p] = acc1[p] = pset1<Packet>(T(0));
     for (; k + 2 <= end; k += 2) {
-      const T v0 = value[k], v1 = value[k + 1];
+      const Packet v0 = pset1<Packet>(value[k]), v1 = pset1<Packet>(value[k + 1]);
       const T* t0 = tile + Index(column[k]) * B;
       const T* t1 = tile + Index(column[k + 1]) * B;
-      for (int b = 0; b < B; ++b) {
-        acc0[b] += v0 * t0[b];
-        acc1[b] += v1 * t1[b];
+      for (int p = 0; p < NP; ++p) {
+        acc0[p] = pmadd(v0, pload<Packet>(t0 + p * P), acc0[p]);
+        acc1[p] = pmadd(v1, pload<Packet>(t1 + p * P), acc1[p]);
       }
     }
     if (k < end) {
-      const T v0 = value[k];
+      const Packet v0 = pset1<Packet>(value[k]);
       const T* t0 = tile + Index(column[k]) * B;
-      for (int b = 0; b < B; ++b) acc0[b] += v0 * t0[b];
+      for (int p = 0; p < NP; ++p) acc0[p] = pmadd(v0, pload<Packet>(t0 + p * P), acc0[p]);
     }
-    for (Index b = 0; b < m; ++b) Y[b * ldy + r] = acc0[b] + acc1[b];
+    for (int p = 0; p < NP; ++p) pstore(out + p * P, padd(acc0[p], acc1[p]));
+    for (Index b = 0; b < m; ++b) Y[b * ldy + r] = out[b];
   }
 }
 
-template <class T, int B>
+template <class T, int NP>
 void csr_product_tiled(const Csr<T>& A, const T* X, Index ldx, Index n, T* Y, Index ldy) {
   const double work_per_column = 2.0 * double(A.nnz()) + double(A.cols) + double(A.rows);
+  constexpr int B = CsrTile<T, NP>::B;
   for_column_blocks(n, work_per_column, [&](Index begin, Index count) {
     constexpr Index kAlign = 64 / Index(sizeof(T));
     std::vector<T> buffer(std::size_t(A.cols * B + kAlign), T(0));
@@ -140,7 +155,7 @@ void csr_product_tiled(const Csr<T>& A, const T* X, Index ldx, Index n, T* Y, In
       const Index m = std::min<Index>(B, begin + count - j);
       if (m < B)  // the last, partial block: stale columns must not reach the outputs' sums
         std::fill(tile, tile + A.cols * B, T(0));
-      csr_block<T, B>(A, X + j * ldx, ldx, m, tile, Y + j * ldy, ldy);
+      csr_block<T, NP>(A, X + j * ldx, ldx, m, tile, Y + j * ldy, ldy);
     }
   });
 }
@@ -166,7 +181,7 @@ void csr_product(const Csr<T>& A, const Eigen::Ref<const Matrix<T>>& X, Matrix<T
   }
   Y.resize(A.rows, n);
   if (n == 0 || A.rows == 0) return;
-  detail::csr_product_tiled<T, 16>(A, X.data(), X.outerStride(), n, Y.data(), A.rows);
+  detail::csr_product_tiled<T, 2>(A, X.data(), X.outerStride(), n, Y.data(), A.rows);
 }
 
 }  // namespace nnbcd
