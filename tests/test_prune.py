@@ -183,3 +183,26 @@ def test_classifier_prunes_every_hidden_layer(digits_split):
     assert clf.score(X_test, y_test) >= 0.93
     with pytest.raises(ValueError, match="compression must be one of"):
         nnbcd.NNBCDClassifier(compression="tt-ish", max_iter=1).fit(X_train, y_train)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("sparsity", [0.0, 0.5, 0.9, 0.99])
+def test_sparse_inference_equals_the_dense_product_of_g(dtype, sparsity):
+    rng = np.random.default_rng(7)
+    model = nnbcd.MLP([300, 200, 50, 10], seed=3, dtype=dtype,
+                      compression=[nnbcd.Pruned(sparsity), nnbcd.Pruned(sparsity), None])
+    for b in model.biases:
+        b[...] = rng.standard_normal(b.shape)
+    X = rng.standard_normal((517, 300)).astype(dtype)  # not a multiple of the kernel's tile
+    H = X.astype(np.float64)
+    for i, (W, b) in enumerate(zip(model.deployed_weights, model.biases)):
+        H = H @ W.T.astype(np.float64) + b
+        if i < model.n_layers - 1:
+            H = np.maximum(H, 0)
+    plan = model.inference_plan(len(X))
+    if sparsity >= 0.9:
+        assert plan[:2] == ["sparse", "sparse"]  # far below the measured crossover density
+    assert plan[2] == "dense"
+    tolerance = 1e-4 if dtype == "float32" else 1e-11
+    np.testing.assert_allclose(model.decision_function(X), H, rtol=tolerance,
+                               atol=tolerance * np.abs(H).max())

@@ -147,7 +147,8 @@ def test_two_models_train_concurrently(small_problem):
 
 
 def test_every_compiled_cpu_variant_gives_the_same_result(tmp_path):
-    """Each instruction-set build of the core trains the same network (to rounding)."""
+    """Each instruction-set build of the core trains the same network, and its sparse and
+    dense inference kernels give the same outputs (to rounding)."""
     import os
     import subprocess
     import sys
@@ -158,9 +159,12 @@ def test_every_compiled_cpu_variant_gives_the_same_result(tmp_path):
         "import sys, numpy as np, nnbcd\n"
         "rng = np.random.default_rng(0)\n"
         "X, y = rng.standard_normal((80, 6)), rng.integers(0, 3, 80)\n"
-        "model = nnbcd.MLP([6, 40, 20, 3], seed=1, dtype='float64')\n"
+        "model = nnbcd.MLP([6, 40, 20, 3], seed=1, dtype='float64',\n"
+        "                  compression=[None, nnbcd.Pruned(0.9), None])\n"
         "nnbcd.BCD(n_threads=1).fit(model, X, y, 5)\n"
-        "np.save(sys.argv[1], np.concatenate([W.ravel() for W in model.weights]))\n"
+        "assert model.inference_plan(80)[1] == 'sparse'\n"
+        "outputs = [W.ravel() for W in model.weights] + [model.decision_function(X).ravel()]\n"
+        "np.save(sys.argv[1], np.concatenate(outputs))\n"
         "print(nnbcd.cpu_variant)\n"
     )
     results = {}

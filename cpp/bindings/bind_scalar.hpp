@@ -148,6 +148,8 @@ void bind_scalar(py::module_& m, const std::string& s) {
            },
            release_gil())
       .def("project", &Mlp<T>::project, release_gil())
+      .def("sparse_product",
+           [](const Mlp<T>& net, Index i, Index n) { return net.layer(i).sparse_product(n); })
       .def("forward", &Mlp<T>::forward, py::arg("X"), py::arg("n_threads") = 0, release_gil())
       .def("all_finite", &Mlp<T>::all_finite);
 

@@ -130,6 +130,14 @@ class MLP:
         """The weights inference uses: G_i for compressed layers, W_i otherwise."""
         return [W if G is None else G for W, G in zip(self.weights, self.compressed_weights)]
 
+    def inference_plan(self, n_samples):
+        """Per layer, how ``decision_function`` multiplies a batch of ``n_samples``: "sparse"
+        (pruned layer, CSR product) where that was measured faster than the dense GEMM with
+        G_i, else "dense"."""
+        n_samples = v.check_int("n_samples", n_samples, 1)
+        return ["sparse" if self._net.sparse_product(i, n_samples) else "dense"
+                for i in range(self.n_layers)]
+
     def project(self):
         """Recompute every G_i from W_i (after editing ``weights`` by hand)."""
         self._net.project()

@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "csr.hpp"
 #include "prune.hpp"
 #include "threads.hpp"
 #include "types.hpp"
@@ -26,9 +27,25 @@ struct Layer {
   Vector<T> b;     // d_out
   Compression compression;
   RowMatrix<T> G;  // the compressed copy of W (empty for dense layers)
+  Csr<T> sparse;   // pruned layers: G in CSR, for inference
 
   bool compressed() const { return compression.kind != Compression::Kind::dense; }
   const RowMatrix<T>& deployed() const { return compressed() ? G : W; }
+
+  // Whether inference on n samples goes through the sparse product (measured crossover,
+  // see csr_is_faster) rather than a dense GEMM with G.
+  bool sparse_product(Index n) const {
+    return compression.kind == Compression::Kind::pruned &&
+           csr_is_faster<T>(G.rows(), G.cols(), sparse.nnz(), n);
+  }
+
+  // Y = (deployed weights) X, by the faster of the sparse and dense products.
+  void apply(const Eigen::Ref<const Matrix<T>>& X, Matrix<T>& Y) const {
+    if (sparse_product(X.cols()))
+      csr_product(sparse, X, Y);
+    else
+      Y.noalias() = deployed() * X;
+  }
 };
 
 template <class T>
@@ -78,6 +95,8 @@ class Mlp {
       global_size += l.W.size();
     }
     if (!global.empty()) prune_largest(global, kept_count(global_size, global_sparsity));
+    for (auto& l : layers_)
+      if (l.compression.kind == Compression::Kind::pruned) l.sparse = Csr<T>::from_dense(l.G);
   }
 
   // Network output (identity on the last layer) for the columns of X (d_0 x n), with the
@@ -93,9 +112,9 @@ class Mlp {
     for (Index i = 0; i < n_layers(); ++i) {
       const Layer<T>& l = layer(i);
       if (i == 0)
-        next.noalias() = l.deployed() * X;
+        l.apply(X, next);
       else
-        next.noalias() = l.deployed() * current;
+        l.apply(current, next);
       const bool hidden = i + 1 < n_layers();
       for_column_blocks(next.cols(), double(next.rows()), [&](Index j, Index m) {
         auto block = next.middleCols(j, m);

@@ -3,6 +3,7 @@
 
 #include "bcd.hpp"
 #include "blocks.hpp"
+#include "csr.hpp"
 #include "linalg.hpp"
 #include "mlp.hpp"
 #include "objective.hpp"
