@@ -31,8 +31,9 @@ def train(name, model, trainer, data, iterations, eval_every):
         if k % eval_every == 0 or k == iterations:
             accuracy = float(np.mean(model.predict(X_test, trainer.n_threads) == y_test))
             rows.append((k, accuracy, elapsed))
+            tau = f"  tau {state.tau:9.3g}" if any(model.compression) else ""
             print(f"{name:6s} iter {k:5d}  test accuracy {accuracy:.4f}  training time "
-                  f"{elapsed:7.1f} s  tau {state.tau:9.3g}", flush=True)
+                  f"{elapsed:7.1f} s{tau}", flush=True)
     return rows, float(np.median(step_seconds))
 
 
