@@ -206,3 +206,10 @@ def test_sparse_inference_equals_the_dense_product_of_g(dtype, sparsity):
     tolerance = 1e-4 if dtype == "float32" else 1e-11
     np.testing.assert_allclose(model.decision_function(X), H, rtol=tolerance,
                                atol=tolerance * np.abs(H).max())
+
+
+def test_start_projects_weights_edited_by_hand():
+    model = nnbcd.MLP([4, 6, 2], dtype="float64", compression=[nnbcd.Pruned(0.5), None])
+    model.weights[0][...] = np.arange(24.0).reshape(6, 4)
+    nnbcd.BCD().start(model, np.ones((5, 4)), np.zeros(5, int))
+    assert np.array_equal(model.compressed_weights[0], magnitude_prune(model.weights[0], 0.5))

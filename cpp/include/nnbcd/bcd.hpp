@@ -72,6 +72,7 @@ class Bcd {
                                   std::to_string(net.sizes().back()) + " x n with n = " +
                                   std::to_string(X.cols()));
     ThreadScope scope(n_threads_);
+    net_.project();  // G_i from the W_i the run starts with, even if W_i were edited by hand
     const Index layers = net.n_layers();
     U_.resize(layers);
     V_.resize(layers);
