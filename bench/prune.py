@@ -64,7 +64,8 @@ def main():
     parser.add_argument("--gamma", type=float, default=1.0)
     parser.add_argument("--rho", type=float, default=1.0)
     parser.add_argument("--alpha", type=float, default=0.1)
-    parser.add_argument("--weight-decay", type=float, default=0.003, help="per training sample")
+    parser.add_argument("--weight-decay", type=float, default=0.001,
+                        help="per training sample (0.001 beat 0.003 and 0.0003 on 20k images)")
     parser.add_argument("--tau-growth", type=float, default=1.05)
     parser.add_argument("--threads", type=int, default=0, help="0 = all cores")
     parser.add_argument("--skip-dense", action="store_true")
