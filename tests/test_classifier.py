@@ -1,7 +1,5 @@
 """NNBCDClassifier: scikit-learn's estimator contract and accuracy on real data."""
 
-import time
-
 import numpy as np
 import pytest
 from sklearn.base import clone
@@ -9,14 +7,11 @@ from sklearn.base import clone
 from nnbcd import MLP, History, NNBCDClassifier
 
 
-def test_digits_accuracy_within_a_minute(digits_split):
-    """Issue #2: >= 0.95 test accuracy within 200 iterations, in under a minute."""
+def test_digits_accuracy_within_200_iterations(digits_split):
+    """Issue #2: >= 0.95 test accuracy within 200 iterations (its time: bench/digits.py)."""
     X_train, X_test, y_train, y_test = digits_split
-    started = time.perf_counter()
     clf = NNBCDClassifier(max_iter=200, random_state=0).fit(X_train, y_train)
-    elapsed = time.perf_counter() - started
     assert clf.score(X_test, y_test) >= 0.95
-    assert elapsed < 60
     assert isinstance(clf.model_, MLP) and isinstance(clf.history_, History)
     assert clf.n_iter_ == 200 and clf.n_features_in_ == 64
 
