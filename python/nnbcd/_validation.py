@@ -37,6 +37,14 @@ def check_non_negative(name, value):
     return value
 
 
+def check_sparsity(value):
+    """A pruning ``sparsity``: the fraction of zeros, in [0, 1)."""
+    value = check_real("sparsity", value)
+    if not 0.0 <= value < 1.0:
+        raise ValueError(f"sparsity must be in [0, 1), got {value!r}")
+    return value
+
+
 def check_int(name, value, minimum):
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise TypeError(f"{name} must be an integer, got {value!r}")

@@ -19,9 +19,7 @@ class Pruned:
     """
 
     def __init__(self, sparsity=0.9, scope="layer"):
-        sparsity = v.check_real("sparsity", sparsity)
-        if not 0.0 <= sparsity < 1.0:
-            raise ValueError(f"sparsity must be in [0, 1), got {sparsity!r}")
+        sparsity = v.check_sparsity(sparsity)
         if scope not in SCOPES:
             raise ValueError(f"scope must be one of {SCOPES}, got {scope!r}")
         self.sparsity = sparsity

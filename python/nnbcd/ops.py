@@ -34,9 +34,7 @@ def magnitude_prune(W, sparsity):
     (row-major) index survives. ``sparsity`` must be in [0, 1); 0 returns W unchanged. Selection
     is O(size) (nth_element), not a sort. float32 in, float32 out; otherwise float64.
     """
-    sparsity = v.check_real("sparsity", sparsity)
-    if not 0.0 <= sparsity < 1.0:
-        raise ValueError(f"sparsity must be in [0, 1), got {sparsity!r}")
+    sparsity = v.check_sparsity(sparsity)
     array = np.asarray(W)
     dtype = np.float32 if array.dtype == np.float32 else np.float64
     if array.size == 0:

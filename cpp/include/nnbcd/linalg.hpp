@@ -4,7 +4,6 @@
 #include <algorithm>
 #include <stdexcept>
 #include <string>
-#include <vector>
 
 #include <Eigen/Cholesky>
 
@@ -91,20 +90,13 @@ void spd_solve_in_place(const Matrix<T>& A, Eigen::MatrixBase<Derived>& B, const
   }
 }
 
-// Row sums of M, in parallel over column blocks, partial sums added in a fixed order.
+// Row sums of M, in parallel and deterministic (see reduce_over_columns).
 template <class T, class Derived>
 Vector<T> row_sums(const Eigen::MatrixBase<Derived>& M) {
-  const int threads = threads_for(double(M.rows()) * double(M.cols()));
-  std::vector<Vector<T>> partial(threads, Vector<T>::Zero(M.rows()));
-  const Index n = M.cols();
-#pragma omp parallel for schedule(static) num_threads(threads) if (threads > 1)
-  for (int t = 0; t < threads; ++t) {
-    const Index begin = n * t / threads, end = n * (t + 1) / threads;
-    partial[t] = M.middleCols(begin, end - begin).rowwise().sum();
-  }
-  Vector<T> sum = partial[0];
-  for (int t = 1; t < threads; ++t) sum += partial[t];
-  return sum;
+  return reduce_over_columns(M.cols(), double(M.rows()), Vector<T>(Vector<T>::Zero(M.rows())),
+                             [&](Index begin, Index count) -> Vector<T> {
+                               return M.middleCols(begin, count).rowwise().sum();
+                             });
 }
 
 }  // namespace nnbcd

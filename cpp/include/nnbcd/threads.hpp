@@ -81,19 +81,26 @@ void for_column_blocks(Index n, double work_per_column, F&& f) {
   }
 }
 
-// Deterministic parallel sum over columns: per-block partial sums in double, added in order.
-template <class F>
-double sum_over_columns(Index n, double work_per_column, F&& column_block_sum) {
+// Deterministic parallel reduction over columns: one partial result per static column block,
+// combined in block order, so a given thread count always gives the same result.
+template <class R, class F>
+R reduce_over_columns(Index n, double work_per_column, const R& zero, F&& column_block_partial) {
   const int threads = threads_for(double(n) * work_per_column);
-  std::vector<double> partial(threads, 0.0);
+  std::vector<R> partial(threads, zero);
 #pragma omp parallel for schedule(static) num_threads(threads) if (threads > 1)
   for (int t = 0; t < threads; ++t) {
     const Index begin = n * t / threads, end = n * (t + 1) / threads;
-    if (end > begin) partial[t] = column_block_sum(begin, end - begin);
+    if (end > begin) partial[t] = column_block_partial(begin, end - begin);
   }
-  double total = 0.0;
-  for (double p : partial) total += p;
+  R total = partial[0];
+  for (int t = 1; t < threads; ++t) total += partial[t];
   return total;
+}
+
+// Sum over columns in double (see reduce_over_columns).
+template <class F>
+double sum_over_columns(Index n, double work_per_column, F&& column_block_sum) {
+  return reduce_over_columns(n, work_per_column, 0.0, column_block_sum);
 }
 
 }  // namespace nnbcd
