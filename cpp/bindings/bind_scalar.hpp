@@ -37,6 +37,43 @@ ConstMatrixMap<T> columns(const CArray<T>& a, const char* name) {
   return ConstMatrixMap<T>(a.data(), a.shape(1), a.shape(0));
 }
 
+// Cores as numpy arrays of shape (r_{k-1}, n_k, r_k).
+template <class T>
+py::list tt_cores_to_numpy(const TensorTrain<T>& tt) {
+  py::list cores;
+  for (Index k = 0; k < tt.order(); ++k) {
+    const RowMatrix<T>& c = tt.cores[static_cast<std::size_t>(k)];
+    CArray<T> core({tt.rank(k), tt.modes[k], tt.rank(k + 1)});
+    std::copy(c.data(), c.data() + c.size(), core.mutable_data());
+    cores.append(core);
+  }
+  return cores;
+}
+
+template <class T>
+TensorTrain<T> tt_from_numpy(const std::vector<CArray<T>>& cores) {
+  if (cores.empty()) throw std::invalid_argument("nnbcd: cores is empty");
+  TensorTrain<T> tt;
+  Index r_prev = 1;
+  for (std::size_t k = 0; k < cores.size(); ++k) {
+    const CArray<T>& c = cores[k];
+    const std::string name = "nnbcd: cores[" + std::to_string(k) + "]";
+    if (c.ndim() != 3) throw std::invalid_argument(name + " must be 3-D (r_prev, n, r_next)");
+    if (c.shape(0) != r_prev)
+      throw std::invalid_argument(name + " has r_prev = " + std::to_string(c.shape(0)) +
+                                  ", the previous core ends with rank " + std::to_string(r_prev));
+    if (k + 1 == cores.size() && c.shape(2) != 1)
+      throw std::invalid_argument(name + ": the last core must end with rank 1");
+    if (c.shape(1) < 1 || c.shape(2) < 1)
+      throw std::invalid_argument(name + " has an empty mode or rank");
+    tt.modes.push_back(c.shape(1));
+    tt.cores.push_back(Eigen::Map<const RowMatrix<T>>(c.data(), c.shape(0) * c.shape(1),
+                                                      c.shape(2)));
+    r_prev = c.shape(2);
+  }
+  return tt;
+}
+
 template <class T>
 void bind_blocks(py::module_& m, const std::string& s) {
   m.def(("output_v" + s).c_str(),
@@ -125,6 +162,24 @@ void bind_scalar(py::module_& m, const std::string& s) {
     magnitude_prune(source, target, size, sparsity);
     return out;
   });
+  m.def(("tt_svd" + s).c_str(),
+        [](const CArray<T>& a, Index max_rank, double tol) {
+          std::vector<Index> modes(a.shape(), a.shape() + a.ndim());
+          TensorTrain<T> tt;
+          {
+            py::gil_scoped_release release;
+            tt = tt_svd(a.data(), modes, max_rank, tol);
+          }
+          return tt_cores_to_numpy(tt);
+        });
+  m.def(("tt_to_full" + s).c_str(), [](const std::vector<CArray<T>>& cores) {
+    const TensorTrain<T> tt = tt_from_numpy(cores);
+    CArray<T> out(std::vector<py::ssize_t>(tt.modes.begin(), tt.modes.end()));
+    T* target = out.mutable_data();
+    py::gil_scoped_release release;
+    tt.to_full(target);
+    return out;
+  });
   bind_blocks<T>(m, s);
 
   // module_local: every compiled variant registers the same C++ types.
@@ -147,22 +202,55 @@ void bind_scalar(py::module_& m, const std::string& s) {
              net.set_compression(i, c);
            },
            release_gil())
-      .def("project", &Mlp<T>::project, release_gil())
-      .def("sparse_product",
-           [](const Mlp<T>& net, Index i, Index n) { return net.layer(i).sparse_product(n); })
+      .def("set_tensor_train",
+           [](Mlp<T>& net, Index i, bool matrix_layout, const std::vector<Index>& modes,
+              const std::vector<Index>& row_modes, const std::vector<Index>& col_modes,
+              Index rank, double tol, Index initial_rank, Index anneal_iterations) {
+             Compression c;
+             c.kind = Compression::Kind::tensor_train;
+             c.format.layout = matrix_layout ? TtLayout::matrix : TtLayout::reshape;
+             c.format.modes = modes;
+             c.format.row_modes = row_modes;
+             c.format.col_modes = col_modes;
+             c.rank = rank;
+             c.tol = tol;
+             c.initial_rank = initial_rank;
+             c.anneal_iterations = anneal_iterations;
+             net.set_compression(i, c);
+           },
+           release_gil())
+      .def("tt_cores", [](const Mlp<T>& net, Index i) { return tt_cores_to_numpy(net.layer(i).tt); })
+      .def("project", [](Mlp<T>& net) { net.project(); }, release_gil())
+      .def("product",
+           [](const Mlp<T>& net, Index i, Index n) {
+             switch (net.layer(i).product(n)) {
+               case Product::sparse: return "sparse";
+               case Product::tt_factors: return "tt_factors";
+               case Product::tt_cores: return "tt_cores";
+               default: return "dense";
+             }
+           })
       .def("forward", &Mlp<T>::forward, py::arg("X"), py::arg("n_threads") = 0, release_gil())
       .def("all_finite", &Mlp<T>::all_finite);
 
   py::class_<TrainingState<T>>(m, ("Bcd" + s).c_str(), py::module_local())
       .def(py::init([](Mlp<T>& net, CArray<T> X, CArray<T> Y, T gamma, T rho, T alpha, T tau,
-                       T tau_growth, T tau_max, T weight_decay, bool train_bias,
-                       bool overwrite_weights, int n_threads) {
+                       T tau_growth, T tau_max, T weight_decay, Index dense_iterations,
+                       bool train_bias, bool overwrite_weights, int n_threads) {
              auto state = std::make_unique<TrainingState<T>>();
              state->X = std::move(X);
              state->Y = std::move(Y);
-             const Hyperparameters<T> h{gamma,   rho,          alpha,      tau,
-                                        tau_growth, tau_max, weight_decay, train_bias,
-                                        overwrite_weights};
+             Hyperparameters<T> h;
+             h.gamma = gamma;
+             h.rho = rho;
+             h.alpha = alpha;
+             h.tau = tau;
+             h.tau_growth = tau_growth;
+             h.tau_max = tau_max;
+             h.weight_decay = weight_decay;
+             h.dense_iterations = dense_iterations;
+             h.train_bias = train_bias;
+             h.overwrite_weights = overwrite_weights;
              const auto x = columns(state->X, "X");
              const auto y = columns(state->Y, "Y");
              py::gil_scoped_release release;
@@ -171,7 +259,7 @@ void bind_scalar(py::module_& m, const std::string& s) {
            }),
            py::keep_alive<1, 2>(), py::arg("net"), py::arg("X"), py::arg("Y"), py::arg("gamma"),
            py::arg("rho"), py::arg("alpha"), py::arg("tau"), py::arg("tau_growth"),
-           py::arg("tau_max"), py::arg("weight_decay"),
+           py::arg("tau_max"), py::arg("weight_decay"), py::arg("dense_iterations"),
            py::arg("train_bias"), py::arg("overwrite_weights"), py::arg("n_threads"))
       .def_property(
           "tau",
@@ -183,6 +271,11 @@ void bind_scalar(py::module_& m, const std::string& s) {
             std::lock_guard<std::mutex> lock(s.mutex);
             s.bcd->set_tau(tau);
           })
+      .def_property_readonly("iteration",
+                             [](TrainingState<T>& s) {
+                               std::lock_guard<std::mutex> lock(s.mutex);
+                               return s.bcd->iteration();
+                             })
       .def("step",
            [](TrainingState<T>& s) {
              std::lock_guard<std::mutex> lock(s.mutex);

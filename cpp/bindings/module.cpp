@@ -37,6 +37,7 @@ PYBIND11_MODULE(NNBCD_MODULE_NAME, m) {
   m.def("cpu_supports", &cpu_supports, py::arg("variant"));
   m.def("max_threads", [](int n_threads) { return nnbcd::resolve_threads(n_threads); },
         py::arg("n_threads") = 0);
+  m.def("default_modes", &nnbcd::default_modes, py::arg("size"));
   py::register_local_exception<nnbcd::DivergenceError>(m, "DivergenceError", PyExc_FloatingPointError);
   nnbcd::bindings::bind_float(m);
   nnbcd::bindings::bind_double(m);

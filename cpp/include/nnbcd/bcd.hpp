@@ -24,6 +24,7 @@ struct Hyperparameters {
   T tau_growth = 1;    // ... multiplied by this after every iteration ...
   T tau_max = std::numeric_limits<T>::infinity();  // ... up to this.
   T weight_decay = 0;  // lambda/2 ||W_i||^2
+  Index dense_iterations = 0;  // warm start: tau acts (and grows) only after this many sweeps
   bool train_bias = true;
   // After each sweep also set W_i <- G_i (projected BCD on W itself, as the authors' notebooks
   // do). Off by default: it voids the monotone decrease of Phi.
@@ -45,6 +46,7 @@ struct Hyperparameters {
     positive(tau_growth, "tau_growth");
     if (!(tau_max >= tau)) throw std::invalid_argument("nnbcd: tau_max must be >= tau");
     non_negative(weight_decay, "weight_decay");
+    if (dense_iterations < 0) throw std::invalid_argument("nnbcd: dense_iterations must be >= 0");
   }
 };
 
@@ -72,7 +74,7 @@ class Bcd {
                                   std::to_string(net.sizes().back()) + " x n with n = " +
                                   std::to_string(X.cols()));
     ThreadScope scope(n_threads_);
-    net_.project();  // G_i from the W_i the run starts with, even if W_i were edited by hand
+    net_.project(0);  // G_i from the W_i the run starts with, even if W_i were edited by hand
     const Index layers = net.n_layers();
     U_.resize(layers);
     V_.resize(layers);
@@ -92,9 +94,12 @@ class Bcd {
   const Matrix<T>& V(Index i) const { return V_.at(static_cast<std::size_t>(i)); }
   const Hyperparameters<T>& hyperparameters() const { return h_; }
 
-  // The tau the next step uses. Phi changes with it: it decreases monotonically only while tau
-  // stays fixed (tau_growth = 1).
-  T tau() const { return h_.tau; }
+  // Sweeps done so far.
+  Index iteration() const { return iteration_; }
+
+  // The tau the next step uses (0 during the dense warm start). Phi changes with it: it
+  // decreases monotonically only while tau stays fixed (tau_growth = 1).
+  T tau() const { return iteration_ < h_.dense_iterations ? T(0) : h_.tau; }
   void set_tau(T tau) {
     Hyperparameters<T> h = h_;
     h.tau = tau;
@@ -108,29 +113,31 @@ class Bcd {
     ThreadScope scope(n_threads_);
     const Index N = n_layers();
     const Index out = N - 1;
+    const T tau_now = tau();
     Layer<T>& last = net_.layer(out);
     update_output_v<T>(Y_, U_[out], V_[out], h_.gamma, h_.alpha);
     ensure_product(out);
     update_output_u<T>(V_[out], WV_[out], last.b, U_[out], h_.gamma, h_.rho);
-    update_layer_parameters(out);
+    update_layer_parameters(out, tau_now);
     for (Index i = N - 2; i >= 0; --i) {
       const Layer<T>& above = net_.layer(i + 1);
       update_hidden_v<T>(U_[i], U_[i + 1], above.W, above.b, V_[i], h_.rho, h_.gamma);
       product_valid_[i + 1] = false;
       ensure_product(i);
       update_hidden_u<T>(V_[i], WV_[i], net_.layer(i).b, U_[i], h_.rho, h_.gamma, h_.alpha);
-      update_layer_parameters(i);
+      update_layer_parameters(i, tau_now);
     }
     // Step 7 for every compressed layer at once: each G_i only meets W_i, so projecting after
     // the sweep is the same block update, and a global pruning threshold sees every W_i.
-    net_.project();
+    net_.project(iteration_ + 1, /*keep_if_closer=*/true);
     if (h_.overwrite_weights)
       for (Index i = 0; i < N; ++i)
         if (net_.layer(i).compressed()) {
           net_.layer(i).W = net_.layer(i).G;
           product_valid_[i] = false;
         }
-    h_.tau = std::min(h_.tau * h_.tau_growth, h_.tau_max);
+    if (iteration_ >= h_.dense_iterations) h_.tau = std::min(h_.tau * h_.tau_growth, h_.tau_max);
+    ++iteration_;
     if (!net_.all_finite())
       throw DivergenceError(
           "nnbcd: the iteration produced non-finite weights; scale the inputs, or lower rho / "
@@ -163,7 +170,7 @@ class Bcd {
       o.linear += 0.5 * double(h_.rho) * linear;
       const Layer<T>& l = net_.layer(i);
       o.weight_decay += 0.5 * double(h_.weight_decay) * squared_norm(l.W);
-      if (l.compressed()) o.compression += 0.5 * double(h_.tau) * squared_norm(l.W - l.G);
+      if (l.compressed()) o.compression += 0.5 * double(tau()) * squared_norm(l.W - l.G);
     }
     const Matrix<T>& VN = V_[N - 1];
     o.loss = 0.5 * sum_over_columns(VN.cols(), double(VN.rows()), [&](Index j, Index m) {
@@ -190,12 +197,12 @@ class Bcd {
     product_valid_[i] = true;
   }
 
-  void update_layer_parameters(Index i) {
+  void update_layer_parameters(Index i, T tau) {
     Layer<T>& l = net_.layer(i);
     const auto Vprev = input(i);
-    const bool coupled = l.compressed();
+    const bool coupled = l.compressed() && tau > T(0);
     update_weights<T>(U_[i], Vprev, l.b, l.W, h_.rho, h_.alpha, h_.weight_decay,
-                      coupled ? h_.tau : T(0), coupled ? &l.G : nullptr);
+                      coupled ? tau : T(0), coupled ? &l.G : nullptr);
     if (h_.train_bias) update_bias<T>(U_[i], Vprev, l.W, l.b, h_.rho, h_.alpha);
     product_valid_[i] = false;
   }
@@ -204,6 +211,7 @@ class Bcd {
   ConstMatrixMap<T> X_, Y_;
   Hyperparameters<T> h_;
   int n_threads_;
+  Index iteration_ = 0;
   std::vector<Matrix<T>> U_, V_, WV_;
   std::vector<bool> product_valid_;
 };

@@ -8,6 +8,8 @@
 #include "csr.hpp"
 #include "prune.hpp"
 #include "threads.hpp"
+#include "tt_layout.hpp"
+#include "tt_svd.hpp"
 #include "types.hpp"
 
 namespace nnbcd {
@@ -15,10 +17,42 @@ namespace nnbcd {
 // How a layer is compressed. A compressed layer keeps its dense W for training and a copy G in
 // the compressed set, tied to W by tau/2 ||W - G||^2; the deployed network uses G.
 struct Compression {
-  enum class Kind { dense, pruned };
+  enum class Kind { dense, pruned, tensor_train };
   Kind kind = Kind::dense;
   double sparsity = 0;  // pruned: fraction of G's entries that are zero
   bool global = false;  // pruned: one magnitude threshold shared by all global layers
+  // tensor_train: G's tensorisation has TT-ranks <= rank (and within tol, if tol > 0). The
+  // projection of iteration t uses a rank annealed linearly from initial_rank (t = 0, the
+  // projection when training starts) down to rank (t >= anneal_iterations).
+  TtFormat format;
+  Index rank = 0;
+  double tol = 0;
+  Index initial_rank = 0;  // 0: no annealing
+  Index anneal_iterations = 0;
+
+  // The TT rank of the projection after `iteration` sweeps (negative: the final rank).
+  Index rank_at(Index iteration) const {
+    if (initial_rank <= rank || iteration < 0 || iteration >= anneal_iterations) return rank;
+    const double left = 1.0 - double(iteration) / double(anneal_iterations);
+    return rank + static_cast<Index>(std::llround(left * double(initial_rank - rank)));
+  }
+
+  void validate(Index d_out, Index d_in) const {
+    if (kind == Kind::pruned) kept_count(d_out * d_in, sparsity);
+    if (kind != Kind::tensor_train) return;
+    format.validate(d_out, d_in);
+    check_tt_arguments(format.tensor_modes(), d_out * d_in, rank, tol);
+    if (initial_rank < 0 || anneal_iterations < 0)
+      throw std::invalid_argument("nnbcd: initial_rank and anneal_iterations must be >= 0");
+  }
+};
+
+// How a layer multiplies a batch by its deployed weights.
+enum class Product {
+  dense,       // GEMM with W (dense layer) or G
+  sparse,      // pruned: CSR product
+  tt_factors,  // tensor train with a row/column split: left * (right * X)
+  tt_cores,    // TT-matrix layout: contracted core by core
 };
 
 template <class T>
@@ -26,25 +60,86 @@ struct Layer {
   RowMatrix<T> W;  // d_out x d_in
   Vector<T> b;     // d_out
   Compression compression;
-  RowMatrix<T> G;  // the compressed copy of W (empty for dense layers)
-  Csr<T> sparse;   // pruned layers: G in CSR, for inference
+  RowMatrix<T> G;         // the compressed copy of W (empty for dense layers)
+  Csr<T> sparse;          // pruned layers: G in CSR, for inference
+  TensorTrain<T> tt;      // tensor-train layers: G's cores
+  RowMatrix<T> tt_left;   // ... and, where the modes split into rows and columns,
+  RowMatrix<T> tt_right;  // G = tt_left (d_out x r) * tt_right (r x d_in)
 
   bool compressed() const { return compression.kind != Compression::Kind::dense; }
   const RowMatrix<T>& deployed() const { return compressed() ? G : W; }
 
-  // Whether inference on n samples goes through the sparse product (measured crossover,
-  // see csr_is_faster) rather than a dense GEMM with G.
-  bool sparse_product(Index n) const {
-    return compression.kind == Compression::Kind::pruned &&
-           csr_is_faster<T>(G.rows(), G.cols(), sparse.nnz(), n);
+  // The product inference uses for n samples: the compressed form where it does less work
+  // (pruned: the measured CSR crossover, see csr_is_faster), else a GEMM with G.
+  Product product(Index n) const {
+    switch (compression.kind) {
+      case Compression::Kind::pruned:
+        return csr_is_faster<T>(G.rows(), G.cols(), sparse.nnz(), n) ? Product::sparse
+                                                                      : Product::dense;
+      case Compression::Kind::tensor_train:
+        if (tt_left.size() > 0)
+          return tt_left.size() + tt_right.size() < G.size() ? Product::tt_factors
+                                                             : Product::dense;
+        if (compression.format.layout == TtLayout::matrix)
+          // Small GEMMs and transposes: worth it only at half the dense work or less.
+          return tt_matrix_work(tt, compression.format) < 0.5 * double(G.size())
+                     ? Product::tt_cores
+                     : Product::dense;
+        return Product::dense;
+      default:
+        return Product::dense;
+    }
   }
 
-  // Y = (deployed weights) X, by the faster of the sparse and dense products.
+  // Y = (deployed weights) X.
   void apply(const Eigen::Ref<const Matrix<T>>& X, Matrix<T>& Y) const {
-    if (sparse_product(X.cols()))
-      csr_product(sparse, X, Y);
-    else
-      Y.noalias() = deployed() * X;
+    switch (product(X.cols())) {
+      case Product::sparse:
+        csr_product(sparse, X, Y);
+        break;
+      case Product::tt_factors:
+        Y.noalias() = tt_left * Matrix<T>(tt_right * X);
+        break;
+      case Product::tt_cores:
+        tt_matrix_apply(tt, compression.format, X, Y);
+        break;
+      default:
+        Y.noalias() = deployed() * X;
+    }
+  }
+
+  // G <- TT-SVD of W at the given rank. TT-SVD is only quasi-optimal, so with keep_if_closer
+  // the current G is kept when it is feasible (ranks <= rank) and closer to W than the new
+  // one: then the G-step never raises the objective.
+  void project_tensor_train(Index rank, bool keep_if_closer) {
+    const TtFormat& f = compression.format;
+    const bool matrix = f.layout == TtLayout::matrix;
+    std::vector<T> tensor(matrix ? static_cast<std::size_t>(W.size()) : 0);
+    if (matrix) f.interleave(W.data(), tensor.data(), true);
+    TensorTrain<T> fresh =
+        tt_svd(matrix ? tensor.data() : W.data(), f.tensor_modes(), rank, compression.tol);
+    RowMatrix<T> candidate(W.rows(), W.cols()), left, right;
+    if (const Index p = f.split(W.rows())) {
+      left = fresh.left_product(p);
+      right = fresh.right_product(p);
+      candidate.noalias() = left * right;
+    } else if (matrix) {
+      fresh.to_full(tensor.data());
+      f.interleave(tensor.data(), candidate.data(), false);
+    } else {
+      fresh.to_full(candidate.data());
+    }
+    if (keep_if_closer && compression.tol == 0 && !tt.cores.empty()) {
+      const auto ranks = tt.ranks();
+      const bool feasible = *std::max_element(ranks.begin(), ranks.end()) <= rank;
+      if (feasible && (W - candidate).template cast<double>().squaredNorm() >=
+                          (W - G).template cast<double>().squaredNorm())
+        return;
+    }
+    tt = std::move(fresh);
+    G.swap(candidate);
+    tt_left.swap(left);
+    tt_right.swap(right);
   }
 };
 
@@ -67,18 +162,24 @@ class Mlp {
 
   void set_compression(Index i, const Compression& c) {
     Layer<T>& l = layer(i);
-    if (c.kind == Compression::Kind::pruned) kept_count(l.W.size(), c.sparsity);  // validates
+    c.validate(l.W.rows(), l.W.cols());
     l.compression = c;
-    if (l.compressed())
-      l.G.resize(l.W.rows(), l.W.cols());
-    else
-      l.G.resize(0, 0);
+    l.G.resize(l.compressed() ? l.W.rows() : 0, l.compressed() ? l.W.cols() : 0);
+    l.sparse = Csr<T>();
+    l.tt = TensorTrain<T>();
+    l.tt_left.resize(0, 0);
+    l.tt_right.resize(0, 0);
     project();
   }
 
   // G_i <- projection of W_i onto its compressed set, for every compressed layer. Layers
   // pruned with global scope are projected jointly: the largest magnitudes across all of them.
-  void project() {
+  // `iteration` picks the annealed TT rank (negative: the final rank); keep_if_closer: see
+  // Layer::project_tensor_train.
+  void project(Index iteration = -1, bool keep_if_closer = false) {
+    for (auto& l : layers_)
+      if (l.compression.kind == Compression::Kind::tensor_train)
+        l.project_tensor_train(l.compression.rank_at(iteration), keep_if_closer);
     std::vector<PruneSlice<T>> global;
     Index global_size = 0;
     double global_sparsity = -1;

@@ -10,4 +10,6 @@
 #include "prune.hpp"
 #include "relu_prox.hpp"
 #include "threads.hpp"
+#include "tt_layout.hpp"
+#include "tt_svd.hpp"
 #include "types.hpp"
