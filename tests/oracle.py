@@ -243,3 +243,29 @@ def grid_min(f2d, lo, hi, npts=4001):
     u = lo[:, None] + (hi - lo)[:, None] * t
     vals = f2d(u)
     return vals.min(axis=1)
+
+
+def tt_svd(A, max_rank):
+    """Textbook TT-SVD (Oseledets 2011) with full numpy SVDs: cores and, per step, the
+    squared singular values it discards."""
+    modes = A.shape
+    cores, discarded = [], []
+    C = np.asarray(A, np.float64).reshape(modes[0], -1)
+    r_prev = 1
+    for k, n in enumerate(modes[:-1]):
+        C = C.reshape(r_prev * n, -1)
+        U, s, Vt = np.linalg.svd(C, full_matrices=False)
+        r = min(max_rank, C.shape[0], C.shape[1])
+        discarded.append(np.sum(s[r:] ** 2))
+        cores.append(U[:, :r].reshape(r_prev, n, r))
+        C = s[:r, None] * Vt[:r]
+        r_prev = r
+    cores.append(C.reshape(r_prev, modes[-1], 1))
+    return cores, discarded
+
+
+def tt_to_full(cores):
+    full = cores[0].reshape(cores[0].shape[1], -1)
+    for c in cores[1:]:
+        full = (full @ c.reshape(c.shape[0], -1)).reshape(-1, c.shape[2])
+    return full.reshape([c.shape[1] for c in cores])

@@ -77,7 +77,7 @@ class TrainingState:
         cls = core.Bcd32 if model.dtype == np.float32 else core.Bcd64
         self._state = cls(model._net, X, Y, trainer.gamma, trainer.rho, trainer.alpha, trainer.tau,
                           trainer.tau_growth, trainer.tau_max, trainer.weight_decay,
-                          trainer.train_bias, trainer.overwrite_weights, trainer.n_threads)
+                          trainer.dense_iterations, trainer.train_bias, trainer.overwrite_weights, trainer.n_threads)
 
     def step(self):
         """One BCD iteration: a backward sweep of exact block updates (DESIGN §2)."""
@@ -86,8 +86,9 @@ class TrainingState:
 
     @property
     def tau(self):
-        """The τ the next step uses (it grows by ``tau_growth`` after every step). Setting it
-        restarts the schedule from that value; Φ changes with τ."""
+        """The τ the next step uses (0 during the dense warm start; then it grows by
+        ``tau_growth`` after every step). Setting it restarts the schedule from that value; Φ
+        changes with τ."""
         return self._state.tau
 
     @tau.setter
@@ -130,6 +131,10 @@ class BCD:
         200 iterations, against 0.97 with the default schedule, which lets W and the lifted
         variables first find a good fit and ends with W ≈ G, whatever the scale of the problem
         (``bench/schedules.py``). Φ decreases monotonically while τ is fixed.
+    dense_iterations : int >= 0
+        Dense warm start: the first ``dense_iterations`` iterations run with τ = 0, so W_i
+        fits the data unconstrained (G_i is still projected and reported); then τ starts at
+        ``tau`` and grows.
     train_bias : bool
         False freezes the biases (at zero from the initialisation), as the authors' notebooks do.
     n_threads : int
@@ -143,7 +148,7 @@ class BCD:
 
     def __init__(self, gamma=DEFAULT_GAMMA, rho=DEFAULT_RHO, alpha=DEFAULT_ALPHA, tau=1.0,
                  train_bias=True, n_threads=0, weight_decay=0.0, overwrite_weights=False,
-                 tau_growth=1.05, tau_max=1e5):
+                 tau_growth=1.05, tau_max=1e5, dense_iterations=0):
         self.gamma = v.check_positive("gamma", gamma)
         self.rho = v.check_positive("rho", rho)
         self.alpha = v.check_positive("alpha", alpha)
@@ -160,6 +165,7 @@ class BCD:
         if not isinstance(overwrite_weights, (bool, np.bool_)):
             raise TypeError(f"overwrite_weights must be True or False, got {overwrite_weights!r}")
         self.overwrite_weights = bool(overwrite_weights)
+        self.dense_iterations = v.check_int("dense_iterations", dense_iterations, 0)
 
     def start(self, model, X, y):
         """Lift the network on (X, y) and return the ``TrainingState`` to step.

@@ -8,10 +8,10 @@ from sklearn.utils.validation import check_is_fitted
 
 from . import _validation as v
 from .bcd import BCD
-from .compression import Pruned
+from .compression import Pruned, TensorTrain
 from .mlp import MLP
 
-COMPRESSIONS = (None, "prune")
+COMPRESSIONS = (None, "prune", "tt")
 
 
 class NNBCDClassifier(ClassifierMixin, BaseEstimator):
@@ -35,11 +35,15 @@ class NNBCDClassifier(ClassifierMixin, BaseEstimator):
         almost perfectly and generalises worse.
     max_iter : int
         BCD iterations.
-    compression : {None, "prune"}
+    compression : {None, "prune", "tt"}
         None trains a dense network; "prune" prunes every hidden layer (all but the output
-        layer) to ``sparsity`` by magnitude (``nnbcd.Pruned``).
+        layer) to ``sparsity`` by magnitude (``nnbcd.Pruned``); "tt" compresses every hidden
+        layer to a tensor train of rank ``tt_rank`` (``nnbcd.TensorTrain`` with its default
+        modes).
     sparsity : float in [0, 1)
         Fraction of zero weights in each pruned layer.
+    tt_rank : int >= 1
+        Maximum TT rank of each TT-compressed layer.
     random_state : int, RandomState or None
         Seeds the initialisation.
     n_threads : int
@@ -58,7 +62,7 @@ class NNBCDClassifier(ClassifierMixin, BaseEstimator):
     # second, on par with MLPClassifier; see README.
     def __init__(self, hidden_layer_sizes=(256,), gamma=1.0, rho=1.0, alpha=1.0, tau=1.0,
                  tau_growth=1.05, tau_max=1e5, weight_decay=0.003, max_iter=200,
-                 compression=None, sparsity=0.9, random_state=None, n_threads=0,
+                 compression=None, sparsity=0.9, tt_rank=8, random_state=None, n_threads=0,
                  dtype="float32", verbose=False):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.gamma = gamma
@@ -71,6 +75,7 @@ class NNBCDClassifier(ClassifierMixin, BaseEstimator):
         self.max_iter = max_iter
         self.compression = compression
         self.sparsity = sparsity
+        self.tt_rank = tt_rank
         self.random_state = random_state
         self.n_threads = n_threads
         self.dtype = dtype
@@ -106,6 +111,8 @@ class NNBCDClassifier(ClassifierMixin, BaseEstimator):
         specs = [None] * (len(sizes) - 1)
         if self.compression == "prune":
             specs[:-1] = [Pruned(self.sparsity)] * (len(sizes) - 2)
+        elif self.compression == "tt":
+            specs[:-1] = [TensorTrain(self.tt_rank)] * (len(sizes) - 2)
         self.model_ = MLP(sizes, compression=specs, seed=seed, dtype=dtype)
         self.n_features_in_ = X.shape[1]
         self.history_ = trainer.fit(self.model_, X, indices, self.max_iter, verbose=self.verbose)

@@ -4,7 +4,7 @@ import numpy as np
 
 from . import _validation as v
 from ._native import core
-from .compression import Pruned
+from .compression import Pruned, TensorTrain
 
 INITS = ("kaiming_normal", "kaiming_uniform", "xavier_normal", "xavier_uniform")
 
@@ -32,7 +32,7 @@ def check_sizes(sizes):
 
 
 def check_compression(compression, n_layers):
-    """Per-layer compression specs: None (dense) or ``nnbcd.Pruned``."""
+    """Per-layer compression specs: None (dense), ``nnbcd.Pruned`` or ``nnbcd.TensorTrain``."""
     if compression is None:
         return [None] * n_layers
     specs = list(compression) if isinstance(compression, (list, tuple)) else None
@@ -42,9 +42,9 @@ def check_compression(compression, n_layers):
             f"got {compression!r}"
         )
     for i, spec in enumerate(specs):
-        if spec is not None and not isinstance(spec, Pruned):
+        if spec is not None and not isinstance(spec, (Pruned, TensorTrain)):
             raise ValueError(f"compression[{i}]: unknown compression spec {spec!r}; "
-                             "use None or nnbcd.Pruned(...)")
+                             "use None, nnbcd.Pruned(...) or nnbcd.TensorTrain(...)")
     global_sparsities = {s.sparsity for s in specs if isinstance(s, Pruned) and s.scope == "global"}
     if len(global_sparsities) > 1:
         raise ValueError("layers pruned with scope='global' must share one sparsity, got "
@@ -77,7 +77,7 @@ class MLP:
     sizes : sequence of int
         Input width first, output width last.
     compression : None or list
-        One spec per layer: None (dense) or ``nnbcd.Pruned``.
+        One spec per layer: None (dense), ``nnbcd.Pruned`` or ``nnbcd.TensorTrain``.
     init : {"kaiming_normal", "kaiming_uniform", "xavier_normal", "xavier_uniform"}
         Weight initialisation; biases start at zero.
     init_scale : float
@@ -104,6 +104,20 @@ class MLP:
         for i, spec in enumerate(self.compression):
             if isinstance(spec, Pruned):
                 self._net.set_pruning(i, spec.sparsity, spec.scope == "global")
+            elif isinstance(spec, TensorTrain):
+                self._set_tensor_train(i, spec)
+
+    def _set_tensor_train(self, i, spec):
+        d_out, d_in = self.sizes[i + 1], self.sizes[i]
+        try:
+            shape = spec.format_for(d_out, d_in)
+        except ValueError as e:
+            raise ValueError(f"compression[{i}]: {e}") from None
+        matrix = spec.layout == "matrix"
+        self._net.set_tensor_train(
+            i, matrix, [] if matrix else list(shape), list(shape[0]) if matrix else [],
+            list(shape[1]) if matrix else [], spec.rank, spec.tol, spec.initial_rank or 0,
+            spec.anneal_iterations if spec.initial_rank else 0)
 
     @property
     def n_layers(self):
@@ -130,26 +144,45 @@ class MLP:
         """The weights inference uses: G_i for compressed layers, W_i otherwise."""
         return [W if G is None else G for W, G in zip(self.weights, self.compressed_weights)]
 
+    @property
+    def tt_cores(self):
+        """Per layer, the cores (r_{k−1}, n_k, r_k) of G_i's tensor train (copies; None for
+        layers that are not TT-compressed). ``tensorly.tt_to_tensor`` accepts them; for the
+        reshape layout ``tt_to_tensor(cores).reshape(d_out, d_in)`` is G_i."""
+        return [self._net.tt_cores(i) if isinstance(spec, TensorTrain) else None
+                for i, spec in enumerate(self.compression)]
+
+    @property
+    def tt_ranks(self):
+        """Per layer, the TT ranks (r_0, ..., r_d) G_i has now (None for other layers)."""
+        return [None if cores is None else [1] + [c.shape[2] for c in cores]
+                for cores in self.tt_cores]
+
     def inference_plan(self, n_samples):
-        """Per layer, how ``decision_function`` multiplies a batch of ``n_samples``: "sparse"
-        (pruned layer, CSR product) where that was measured faster than the dense GEMM with
-        G_i, else "dense"."""
+        """Per layer, how ``decision_function`` multiplies a batch of ``n_samples``:
+        "sparse" (pruned layer, CSR product, where that was measured faster than the GEMM),
+        "tt_factors" (TT layer whose modes split into rows and columns: two thin factors),
+        "tt_cores" (TT-matrix layout, contracted core by core), or "dense" (GEMM with G_i,
+        or W_i for dense layers), whichever does less work."""
         n_samples = v.check_int("n_samples", n_samples, 1)
-        return ["sparse" if self._net.sparse_product(i, n_samples) else "dense"
-                for i in range(self.n_layers)]
+        return [self._net.product(i, n_samples) for i in range(self.n_layers)]
 
     def project(self):
         """Recompute every G_i from W_i (after editing ``weights`` by hand)."""
         self._net.project()
 
     def _stored_weights(self, i):
-        G = self.compressed_weights[i]
-        return self.weights[i].size if G is None else int(np.count_nonzero(G))
+        spec = self.compression[i]
+        if isinstance(spec, TensorTrain):
+            return sum(c.size for c in self._net.tt_cores(i))
+        if isinstance(spec, Pruned):
+            return int(np.count_nonzero(self._net.compressed_weight(i)))
+        return self.weights[i].size
 
     @property
     def parameter_count(self):
-        """Parameters the deployed network stores: non-zeros of pruned layers, all the
-        entries of dense ones, and the biases."""
+        """Parameters the deployed network stores: the TT cores of TT layers, the non-zeros of
+        pruned layers, all the entries of dense ones, and the biases."""
         return sum(self._stored_weights(i) + b.size for i, b in enumerate(self.biases))
 
     @property

@@ -42,3 +42,36 @@ def magnitude_prune(W, sparsity):
     flat = v.check_data("W", array.reshape(-1), dtype, 1)
     prune = core.magnitude_prune32 if dtype == np.float32 else core.magnitude_prune64
     return prune(flat, sparsity).reshape(array.shape)
+
+
+def tt_svd(array, max_rank, tol=0.0):
+    """TT-SVD of a d-way array: a list of cores of shape (r_{k−1}, n_k, r_k), r_0 = r_d = 1.
+
+    r_k = min(max_rank, n_1⋯n_k, n_{k+1}⋯n_d) (tensorly's rank profile), lowered further where
+    ``tol`` > 0 allows: ``‖array − tt_to_full(cores)‖ ≤ tol·‖array‖``. The cores are
+    left-orthonormal and the squared error equals the sum of the discarded squared singular
+    values over the sweep. ``tensorly.tt_to_tensor(cores)`` accepts the result. Each step
+    eigendecomposes the small Gram matrix of its unfolding in double precision, so singular
+    values below about 1e-8 of the largest are resolved only approximately. float32 in, float32
+    out; otherwise float64.
+    """
+    max_rank = v.check_int("max_rank", max_rank, 1)
+    tol = v.check_non_negative("tol", tol)
+    a = np.asarray(array)
+    if a.ndim < 1 or a.size == 0:
+        raise ValueError(f"array must be a non-empty array with at least one mode, got shape "
+                         f"{a.shape}")
+    dtype = np.float32 if a.dtype == np.float32 else np.float64
+    a = v.check_data("array", a.reshape(-1), dtype, 1).reshape(a.shape)
+    return (core.tt_svd32 if dtype == np.float32 else core.tt_svd64)(a, max_rank, tol)
+
+
+def tt_to_full(cores):
+    """The full array of a tensor train given as cores (r_{k−1}, n_k, r_k), r_0 = r_d = 1."""
+    if isinstance(cores, np.ndarray) or not isinstance(cores, (list, tuple)) or not cores:
+        raise TypeError("cores must be a non-empty list of 3-D arrays")
+    arrays = [np.asarray(c) for c in cores]
+    dtype = np.float32 if all(c.dtype == np.float32 for c in arrays) else np.float64
+    arrays = [v.check_data(f"cores[{k}]", c.reshape(-1), dtype, 1).reshape(c.shape)
+              for k, c in enumerate(arrays)]
+    return (core.tt_to_full32 if dtype == np.float32 else core.tt_to_full64)(arrays)
