@@ -1,6 +1,7 @@
 // A fully connected ReLU network: the parameters BCD trains and the forward pass that uses them.
 #pragma once
 
+#include <exception>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -177,9 +178,7 @@ class Mlp {
   // `iteration` picks the annealed TT rank (negative: the final rank); keep_if_closer: see
   // Layer::project_tensor_train.
   void project(Index iteration = -1, bool keep_if_closer = false) {
-    for (auto& l : layers_)
-      if (l.compression.kind == Compression::Kind::tensor_train)
-        l.project_tensor_train(l.compression.rank_at(iteration), keep_if_closer);
+    project_tensor_trains(iteration, keep_if_closer);
     std::vector<PruneSlice<T>> global;
     Index global_size = 0;
     double global_sparsity = -1;
@@ -198,6 +197,33 @@ class Mlp {
     if (!global.empty()) prune_largest(global, kept_count(global_size, global_sparsity));
     for (auto& l : layers_)
       if (l.compression.kind == Compression::Kind::pruned) l.sparse = Csr<T>::from_dense(l.G);
+  }
+
+  // TT layers are independent and each TT-SVD has serial eigendecompositions: with several
+  // TT layers and threads, project one layer per thread (Eigen runs single-threaded inside).
+  void project_tensor_trains(Index iteration, bool keep_if_closer) {
+    std::vector<Layer<T>*> tt_layers;
+    for (auto& l : layers_)
+      if (l.compression.kind == Compression::Kind::tensor_train) tt_layers.push_back(&l);
+    const auto project_one = [&](Layer<T>& l) {
+      l.project_tensor_train(l.compression.rank_at(iteration), keep_if_closer);
+    };
+    const Index count = static_cast<Index>(tt_layers.size());
+    if (count < 2 || current_threads() < 2) {
+      for (Layer<T>* l : tt_layers) project_one(*l);
+      return;
+    }
+    std::vector<std::exception_ptr> errors(tt_layers.size());
+#pragma omp parallel for schedule(dynamic, 1)
+    for (Index k = 0; k < count; ++k) {
+      try {
+        project_one(*tt_layers[static_cast<std::size_t>(k)]);
+      } catch (...) {
+        errors[static_cast<std::size_t>(k)] = std::current_exception();
+      }
+    }
+    for (const auto& e : errors)
+      if (e) std::rethrow_exception(e);
   }
 
   // Network output (identity on the last layer) for the columns of X (d_0 x n), with the
