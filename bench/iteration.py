@@ -213,7 +213,7 @@ def _tt_shapes(bt, sizes):
     if sizes == HAR_SIZES:
         return list(bt.HAR_TT_SHAPES)
     from nnbcd._native import core
-    return [(*core.default_modes(d_out), *core.default_modes(d_in)) for d_in, d_out in
+    return [core.default_tt_shape(False, d_out, d_in) for d_in, d_out in
             zip(sizes[:-2], sizes[1:-1])] + [None]
 
 

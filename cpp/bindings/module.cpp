@@ -37,7 +37,15 @@ PYBIND11_MODULE(NNBCD_MODULE_NAME, m) {
   m.def("cpu_supports", &cpu_supports, py::arg("variant"));
   m.def("max_threads", [](int n_threads) { return nnbcd::resolve_threads(n_threads); },
         py::arg("n_threads") = 0);
-  m.def("default_modes", &nnbcd::default_modes, py::arg("size"));
+  m.def(
+      "default_tt_shape",
+      [](bool matrix_layout, nnbcd::Index d_out, nnbcd::Index d_in) -> py::object {
+        const auto f = nnbcd::TtFormat::default_for(
+            matrix_layout ? nnbcd::TtLayout::matrix : nnbcd::TtLayout::reshape, d_out, d_in);
+        if (!matrix_layout) return py::tuple(py::cast(f.modes));
+        return py::make_tuple(py::tuple(py::cast(f.row_modes)), py::tuple(py::cast(f.col_modes)));
+      },
+      py::arg("matrix_layout"), py::arg("d_out"), py::arg("d_in"));
   py::register_local_exception<nnbcd::DivergenceError>(m, "DivergenceError", PyExc_FloatingPointError);
   nnbcd::bindings::bind_float(m);
   nnbcd::bindings::bind_double(m);

@@ -77,7 +77,8 @@ class TrainingState:
         cls = core.Bcd32 if model.dtype == np.float32 else core.Bcd64
         self._state = cls(model._net, X, Y, trainer.gamma, trainer.rho, trainer.alpha, trainer.tau,
                           trainer.tau_growth, trainer.tau_max, trainer.weight_decay,
-                          trainer.dense_iterations, trainer.train_bias, trainer.overwrite_weights, trainer.n_threads)
+                          trainer.dense_iterations, trainer.train_bias,
+                          trainer.overwrite_weights, trainer.n_threads)
 
     def step(self):
         """One BCD iteration: a backward sweep of exact block updates (DESIGN §2)."""

@@ -89,12 +89,7 @@ class TensorTrain:
         """(row modes, column modes) for the matrix layout, or the tensor's modes (reshape),
         checked against a d_out × d_in layer."""
         if self.shape is None:
-            rows, cols = core.default_modes(d_out), core.default_modes(d_in)
-            if self.layout == "reshape":
-                return tuple(rows + cols)
-            length = max(len(rows), len(cols))
-            return (tuple(rows + [1] * (length - len(rows))),
-                    tuple(cols + [1] * (length - len(cols))))
+            return core.default_tt_shape(self.layout == "matrix", d_out, d_in)
         if self.layout == "reshape":
             if int(np.prod(self.shape)) != d_out * d_in:
                 raise ValueError(f"TensorTrain shape {self.shape} multiplies to "

@@ -42,7 +42,7 @@ struct Compression {
     if (kind == Kind::pruned) kept_count(d_out * d_in, sparsity);
     if (kind != Kind::tensor_train) return;
     format.validate(d_out, d_in);
-    check_tt_arguments(format.tensor_modes(), d_out * d_in, rank, tol);
+    check_tt_arguments(format.tensor_modes(), rank, tol);
     if (initial_rank < 0 || anneal_iterations < 0)
       throw std::invalid_argument("nnbcd: initial_rank and anneal_iterations must be >= 0");
   }

@@ -34,12 +34,6 @@ inline std::vector<Index> default_modes(Index size) {
   return modes;
 }
 
-inline Index product_of(const std::vector<Index>& v) {
-  Index p = 1;
-  for (Index x : v) p *= x;
-  return p;
-}
-
 struct TtFormat {
   TtLayout layout = TtLayout::reshape;
   std::vector<Index> modes;                 // reshape layout

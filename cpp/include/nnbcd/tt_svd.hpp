@@ -15,6 +15,12 @@
 
 namespace nnbcd {
 
+inline Index product_of(const std::vector<Index>& v) {
+  Index p = 1;
+  for (Index x : v) p *= x;
+  return p;
+}
+
 // A d-way tensor of modes n_1..n_d as cores of shape (r_{k-1}, n_k, r_k), r_0 = r_d = 1. Core k
 // is stored as the row-major (r_{k-1} n_k) x r_k matrix, i.e. exactly a C-order numpy array of
 // that 3-way shape.
@@ -78,8 +84,7 @@ struct TensorTrain {
     Index best = 1;
     double best_cost = -1;
     Index left_size = 1;
-    Index total = 1;
-    for (Index n : modes) total *= n;
+    const Index total = product_of(modes);
     for (Index p = 1; p < d; ++p) {
       left_size *= modes[p - 1];
       const double cost = double(left_size) * double(total / left_size) * double(rank(p));
@@ -91,18 +96,10 @@ struct TensorTrain {
   }
 };
 
-inline void check_tt_arguments(const std::vector<Index>& modes, Index size, Index max_rank,
-                               double tol) {
+inline void check_tt_arguments(const std::vector<Index>& modes, Index max_rank, double tol) {
   if (modes.empty()) throw std::invalid_argument("nnbcd: shape needs at least one mode");
-  Index product = 1;
-  for (Index n : modes) {
+  for (Index n : modes)
     if (n < 1) throw std::invalid_argument("nnbcd: every mode of shape must be >= 1");
-    product *= n;
-  }
-  if (product != size)
-    throw std::invalid_argument("nnbcd: the modes of shape multiply to " +
-                                std::to_string(product) + ", not to the size " +
-                                std::to_string(size));
   if (max_rank < 1) throw std::invalid_argument("nnbcd: rank must be >= 1");
   if (!(tol >= 0.0) || !std::isfinite(tol))
     throw std::invalid_argument("nnbcd: tol must be finite and >= 0");
@@ -121,9 +118,8 @@ inline void check_tt_arguments(const std::vector<Index>& modes, Index size, Inde
 template <class T>
 TensorTrain<T> tt_svd(const T* data, const std::vector<Index>& modes, Index max_rank,
                       double tol = 0.0) {
-  Index size = 1;
-  for (Index n : modes) size *= std::max<Index>(n, 1);
-  check_tt_arguments(modes, size, max_rank, tol);
+  check_tt_arguments(modes, max_rank, tol);
+  const Index size = product_of(modes);
   const Index d = static_cast<Index>(modes.size());
   TensorTrain<T> tt;
   tt.modes = modes;
