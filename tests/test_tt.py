@@ -35,6 +35,19 @@ def _smooth(shape):
     return 1.0 / (1.0 + sum(grids))
 
 
+def _clustered_singular_values(shape, seed=0):
+    """One unfolding with singular values 1, 1 + 1e-4, 1 + 2e-4, ...: a single tight cluster
+    (the hardest case for a solver that finds only the leading eigenvectors) that still has a
+    unique best subspace at every rank."""
+    split = len(shape) // 2
+    rows, cols = int(np.prod(shape[:split])), int(np.prod(shape[split:]))
+    rng = np.random.default_rng(seed)
+    k = min(rows, cols)
+    U, _ = np.linalg.qr(rng.standard_normal((rows, k)))
+    V, _ = np.linalg.qr(rng.standard_normal((cols, k)))
+    return ((U * (1 + 1e-4 * np.arange(k))) @ V.T).reshape(shape)
+
+
 def _error(A, cores):
     return np.linalg.norm(tl.tt_to_tensor([np.asarray(c, np.float64) for c in cores]) - A)
 
@@ -44,6 +57,7 @@ TENSORS = {
     "random": lambda shape: _random(shape),
     "low rank + noise": lambda shape: _low_rank_plus_noise(shape, 3, 1e-3),
     "smooth": _smooth,
+    "clustered singular values": _clustered_singular_values,
 }
 
 
@@ -82,6 +96,29 @@ def test_error_is_the_discarded_spectrum(shape, kind):
     for core in cores[:-1]:  # left-orthonormal
         U = core.reshape(-1, core.shape[2])
         np.testing.assert_allclose(U.T @ U, np.eye(U.shape[1]), atol=1e-10)
+
+
+def test_benchmark_case_attains_the_discarded_spectrum():
+    """1024 x 1024 as (4,)*10 at rank 80: the sizes where only 80 of 256 or 320 eigenvectors of
+    each Gram matrix are computed."""
+    A = _random((4,) * 10, seed=1)
+    _, discarded = oracle.tt_svd(A, 80)
+    cores = ops.tt_svd(A, 80)
+    assert [c.shape[2] for c in cores] == [4, 16, 64, 80, 80, 80, 64, 16, 4, 1]
+    assert _error(A, cores) ** 2 <= sum(discarded) * (1 + 1e-9)
+    for core in cores[:-1]:
+        U = core.reshape(-1, core.shape[2])
+        np.testing.assert_allclose(U.T @ U, np.eye(U.shape[1]), atol=1e-10)
+
+
+@pytest.mark.parametrize("scale", [1e-150, 1e150])
+def test_extreme_magnitudes_do_not_underflow_or_overflow(scale):
+    A = _low_rank_plus_noise((4,) * 6, 3, 1e-3)
+    relative = _error(A, ops.tt_svd(A, 3)) / np.linalg.norm(A)
+    scaled = [np.asarray(c) for c in ops.tt_svd(A * scale, 3)]
+    assert all(np.isfinite(c).all() for c in scaled)
+    assert _error(A * scale, scaled) / np.linalg.norm(A * scale) == pytest.approx(relative,
+                                                                                   rel=1e-6)
 
 
 @pytest.mark.parametrize("tol", [1e-1, 1e-2, 1e-4])

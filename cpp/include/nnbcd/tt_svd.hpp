@@ -8,9 +8,10 @@
 #include <string>
 #include <vector>
 
-#include <Eigen/Eigenvalues>
 #include <Eigen/QR>
 
+#include "linalg.hpp"
+#include "symmetric_eigen.hpp"
 #include "types.hpp"
 
 namespace nnbcd {
@@ -124,32 +125,41 @@ TensorTrain<T> tt_svd(const T* data, const std::vector<Index>& modes, Index max_
   TensorTrain<T> tt;
   tt.modes = modes;
   // The current unfolding C (m x c, row-major) is held as its transpose: column-major c x m.
-  Eigen::MatrixXd unfolding =
-      Eigen::Map<const Matrix<T>>(data, size / modes[0], modes[0]).template cast<double>();
+  Eigen::MatrixXd unfolding(size / modes[0], modes[0]);
+  for_column_blocks(size, 1.0, [&](Index begin, Index count) {
+    Eigen::Map<Eigen::VectorXd>(unfolding.data() + begin, count) =
+        Eigen::Map<const Vector<T>>(data + begin, count).template cast<double>();
+  });
   const double budget =
       d > 1 ? tol * tol * unfolding.squaredNorm() / double(d - 1) : 0.0;
   Index r_prev = 1;
   for (Index k = 0; k + 1 < d; ++k) {
     const Index m = r_prev * modes[k];
     const Index c = unfolding.rows();
+    if (budget == 0 && m <= max_rank && m <= c) {
+      // Nothing can be truncated, so any orthonormal basis of the rows will do: the identity
+      // leaves the unfolding as it is (the next one is the same memory), with no Gram matrix
+      // and no eigendecomposition. The leading steps of the usual shapes are all like this.
+      tt.cores.push_back(RowMatrix<T>::Identity(m, m));
+      unfolding.resize(c / modes[k + 1], m * modes[k + 1]);
+      r_prev = m;
+      continue;
+    }
     const bool wide = m <= c;
     // Gram matrix of the short side, and its eigenvectors by decreasing eigenvalue.
-    Eigen::MatrixXd gram = Eigen::MatrixXd::Zero(std::min(m, c), std::min(m, c));
+    Eigen::MatrixXd gram;
     if (wide)
-      gram.selfadjointView<Eigen::Lower>().rankUpdate(unfolding.transpose());
+      gram_lower(unfolding.transpose(), 1.0, 0.0, gram);
     else
-      gram.selfadjointView<Eigen::Lower>().rankUpdate(unfolding);
-    Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> eigen(gram);
-    if (eigen.info() != Eigen::Success)
-      throw std::runtime_error("nnbcd: TT-SVD eigendecomposition failed (non-finite input?)");
-    const Eigen::VectorXd values = eigen.eigenvalues().reverse().cwiseMax(0.0);
-    const Eigen::MatrixXd vectors = eigen.eigenvectors().rowwise().reverse();
+      gram_lower(unfolding, 1.0, 0.0, gram);
     Index r = std::min({max_rank, m, c});
+    const SymmetricEigen eigen(gram, r);
+    const Eigen::VectorXd values = eigen.values().cwiseMax(0.0);
     if (budget > 0) {
-      double discarded = values.tail(values.size() - r).sum();
+      double discarded = std::max(0.0, eigen.trace() - values.sum());
       while (r > 1 && discarded + values(r - 1) <= budget) discarded += values(--r);
     }
-    const auto kept = vectors.leftCols(r);
+    const Eigen::MatrixXd kept = eigen.vectors(r);
     RowMatrix<T> core(m, r);
     Eigen::MatrixXd next;  // the next C^T: c x r
     if (wide) {
