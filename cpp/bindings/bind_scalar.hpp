@@ -172,6 +172,16 @@ void bind_scalar(py::module_& m, const std::string& s) {
           }
           return tt_cores_to_numpy(tt);
         });
+  m.def(("im2col" + s).c_str(),
+        [](const CArray<T>& images, const ConvGeometry& g) {
+          const auto X = columns(images, "images");
+          Matrix<T> patches;
+          {
+            py::gil_scoped_release release;
+            im2col<T>(g, X, patches);
+          }
+          return patches;
+        });
   m.def(("tt_to_full" + s).c_str(), [](const std::vector<CArray<T>>& cores) {
     const TensorTrain<T> tt = tt_from_numpy(cores);
     CArray<T> out(std::vector<py::ssize_t>(tt.modes.begin(), tt.modes.end()));
@@ -185,6 +195,10 @@ void bind_scalar(py::module_& m, const std::string& s) {
   // module_local: every compiled variant registers the same C++ types.
   py::class_<Mlp<T>>(m, ("Mlp" + s).c_str(), py::module_local())
       .def(py::init<const std::vector<Index>&>())
+      .def(py::init([](const std::vector<Index>& sizes, const ConvGeometry& conv) {
+             return Mlp<T>(sizes, conv);
+           }),
+           py::arg("sizes"), py::arg("conv"))
       .def_property_readonly("sizes", &Mlp<T>::sizes)
       .def("weight", [](Mlp<T>& net, Index i) -> RowMatrix<T>& { return net.layer(i).W; },
            py::return_value_policy::reference_internal)

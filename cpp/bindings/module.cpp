@@ -46,6 +46,20 @@ PYBIND11_MODULE(NNBCD_MODULE_NAME, m) {
         return py::make_tuple(py::tuple(py::cast(f.row_modes)), py::tuple(py::cast(f.col_modes)));
       },
       py::arg("matrix_layout"), py::arg("d_out"), py::arg("d_in"));
+  py::class_<nnbcd::ConvGeometry>(m, "ConvGeometry", py::module_local())
+      .def(py::init([](nnbcd::Index height, nnbcd::Index width, nnbcd::Index channels,
+                       nnbcd::Index filters, nnbcd::Index kernel, nnbcd::Index stride) {
+             nnbcd::ConvGeometry g{height, width, channels, filters, kernel, stride};
+             g.validate();
+             return g;
+           }),
+           py::arg("height"), py::arg("width"), py::arg("channels"), py::arg("filters"),
+           py::arg("kernel"), py::arg("stride"))
+      .def_property_readonly("out_height", &nnbcd::ConvGeometry::out_height)
+      .def_property_readonly("out_width", &nnbcd::ConvGeometry::out_width)
+      .def_property_readonly("patch_size", &nnbcd::ConvGeometry::patch_size)
+      .def_property_readonly("input_size", &nnbcd::ConvGeometry::input_size)
+      .def_property_readonly("output_size", &nnbcd::ConvGeometry::output_size);
   py::register_local_exception<nnbcd::DivergenceError>(m, "DivergenceError", PyExc_FloatingPointError);
   nnbcd::bindings::bind_float(m);
   nnbcd::bindings::bind_double(m);

@@ -5,10 +5,11 @@ from ._native import DivergenceError, cpu_variant
 from .bcd import BCD, TrainingState
 from .classifier import NNBCDClassifier
 from .compression import Pruned, TensorTrain
+from .convnet import ConvNet
 from .history import History
 from .mlp import MLP
 
 __version__ = "0.1.0"
 
-__all__ = ["BCD", "MLP", "History", "NNBCDClassifier", "Pruned", "TensorTrain", "TrainingState", "DivergenceError",
+__all__ = ["BCD", "ConvNet", "MLP", "History", "NNBCDClassifier", "Pruned", "TensorTrain", "TrainingState", "DivergenceError",
            "blocks", "datasets", "ops", "cpu_variant", "__version__"]

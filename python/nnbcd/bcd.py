@@ -176,7 +176,7 @@ class BCD:
         """
         X = model.check_input(X)
         Y, labels = _targets(y, X.shape[0], model.sizes[-1], model.dtype)
-        needed, available = lifted_bytes(model.sizes, X.shape[0], model.dtype), _available_memory()
+        needed, available = model.training_bytes(X.shape[0]), _available_memory()
         if available is not None and needed > available:
             raise MemoryError(
                 f"training this network on {X.shape[0]} samples needs about {needed / 2**30:.2f} "

@@ -4,6 +4,7 @@ import numpy as np
 
 from . import _validation as v
 from ._native import core
+from .bcd import lifted_bytes
 from .compression import Pruned, TensorTrain
 
 INITS = ("kaiming_normal", "kaiming_uniform", "xavier_normal", "xavier_uniform")
@@ -52,15 +53,15 @@ def check_compression(compression, n_layers):
     return specs
 
 
-def _live_units(matrices):
-    """Masks of live units per layer. A hidden unit is dead when no non-zero weight from a live unit comes
-    in, or none goes out to a live unit. Repeated until nothing changes (biases ignored)."""
-    alive = [np.ones(W.shape[1], bool) for W in matrices] + [np.ones(matrices[-1].shape[0], bool)]
-    nonzero = [W != 0 for W in matrices]
+def _live_units(nonzero):
+    """Masks of live units per layer, from each layer's connectivity (d_out, d_in) boolean
+    matrix. A hidden unit is dead when no non-zero weight from a live unit comes in, or none
+    goes out to a live unit. Repeated until nothing changes (biases ignored)."""
+    alive = [np.ones(W.shape[1], bool) for W in nonzero] + [np.ones(nonzero[-1].shape[0], bool)]
     changed = True
     while changed:
         changed = False
-        for h in range(1, len(matrices)):  # hidden unit layers sit between matrices h-1 and h
+        for h in range(1, len(nonzero)):  # hidden unit layers sit between matrices h-1 and h
             fed = nonzero[h - 1][:, alive[h - 1]].any(axis=1)
             read = nonzero[h][alive[h + 1], :].any(axis=0)
             now = alive[h] & fed & read
@@ -89,7 +90,12 @@ class MLP:
 
     def __init__(self, sizes, compression=None, init="kaiming_normal", init_scale=1.0, seed=0,
                  dtype="float32"):
-        self.sizes = check_sizes(sizes)
+        self._build(check_sizes(sizes), compression, init, init_scale, seed, dtype)
+
+    def _build(self, sizes, compression, init, init_scale, seed, dtype, conv=None):
+        """The C++ network (with ``conv``, a core.ConvGeometry, as its first layer), initialised
+        and compressed."""
+        self.sizes = sizes
         self.compression = check_compression(compression, len(self.sizes) - 1)
         if init not in INITS:
             raise ValueError(f"init must be one of {INITS}, got {init!r}")
@@ -97,10 +103,11 @@ class MLP:
         self.init_scale = v.check_positive("init_scale", init_scale)
         self.seed = v.check_int("seed", seed, 0)
         self.dtype = np.dtype(v.check_dtype(dtype))
-        self._net = (core.Mlp32 if self.dtype == np.float32 else core.Mlp64)(self.sizes)
+        network = core.Mlp32 if self.dtype == np.float32 else core.Mlp64
+        self._net = network(self.sizes) if conv is None else network(self.sizes, conv)
         rng = np.random.default_rng(self.seed)
-        for W, (d_in, d_out) in zip(self.weights, zip(self.sizes, self.sizes[1:])):
-            W[...] = _init_weight(rng, init, d_out, d_in, self.init_scale, self.dtype)
+        for W in self.weights:
+            W[...] = _init_weight(rng, init, *W.shape, self.init_scale, self.dtype)
         for i, spec in enumerate(self.compression):
             if isinstance(spec, Pruned):
                 self._net.set_pruning(i, spec.sparsity, spec.scope == "global")
@@ -108,7 +115,7 @@ class MLP:
                 self._set_tensor_train(i, spec)
 
     def _set_tensor_train(self, i, spec):
-        d_out, d_in = self.sizes[i + 1], self.sizes[i]
+        d_out, d_in = self.weights[i].shape
         try:
             shape = spec.format_for(d_out, d_in)
         except ValueError as e:
@@ -223,12 +230,22 @@ class MLP:
         if not layers:
             return 0.0
         deployed = self.deployed_weights
-        alive = _live_units(deployed)
-        dead = 0
-        for i in layers:
-            live = (deployed[i] != 0) & alive[i + 1][:, None] & alive[i][None, :]
-            dead += deployed[i].size - np.count_nonzero(live)
+        alive = _live_units(self._connectivity(deployed))
+        dead = sum(W.size - np.count_nonzero(self._live_weights(i, W, alive))
+                   for i, W in enumerate(deployed) if i in layers)
         return dead / sum(deployed[i].size for i in layers)
+
+    def _connectivity(self, deployed):
+        """Per layer, which output unit each input unit reaches, (d_out, d_in) booleans."""
+        return [W != 0 for W in deployed]
+
+    def _live_weights(self, i, W, alive):
+        """The non-zero weights of layer i between live units."""
+        return (W != 0) & alive[i + 1][:, None] & alive[i][None, :]
+
+    def training_bytes(self, n_samples):
+        """Memory BCD allocates to train on ``n_samples`` samples (see ``nnbcd.bcd.lifted_bytes``)."""
+        return lifted_bytes(self.sizes, n_samples, self.dtype)
 
     def check_input(self, X, name="X"):
         X = v.check_data(name, X, self.dtype, 2)

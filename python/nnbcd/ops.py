@@ -75,3 +75,25 @@ def tt_to_full(cores):
     arrays = [v.check_data(f"cores[{k}]", c.reshape(-1), dtype, 1).reshape(c.shape)
               for k, c in enumerate(arrays)]
     return (core.tt_to_full32 if dtype == np.float32 else core.tt_to_full64)(arrays)
+
+
+def im2col(images, kernel, stride=1):
+    """The patches a convolution without padding multiplies: images (n, height, width,
+    channels) → (n · out_height · out_width, kernel · kernel · channels).
+
+    Row ``j · positions + y · out_width + x`` is the patch of sample j at output position
+    (y, x), flattened (kernel row, kernel column, channel); out_height = (height − kernel) //
+    stride + 1. Then ``im2col(X, k, s) @ F.reshape(S, -1).T`` for filters F (S, k, k, C) is the
+    convolution, (n · positions, S), i.e. the feature maps (n, out_height, out_width, S).
+    float32 in, float32 out; otherwise float64.
+    """
+    a = np.asarray(images)
+    if a.ndim != 4:
+        raise ValueError(f"images must be 4-D (n, height, width, channels), got shape {a.shape}")
+    kernel = v.check_int("kernel", kernel, 1)
+    stride = v.check_int("stride", stride, 1)
+    dtype = np.float32 if a.dtype == np.float32 else np.float64
+    n, height, width, channels = a.shape
+    geometry = core.ConvGeometry(height, width, channels, 1, kernel, stride)
+    flat = v.check_data("images", a.reshape(n, -1), dtype, 2)
+    return (core.im2col32 if dtype == np.float32 else core.im2col64)(flat, geometry).T

@@ -75,6 +75,7 @@ class Bcd {
                                   std::to_string(X.cols()));
     ThreadScope scope(n_threads_);
     net_.project(0);  // G_i from the W_i the run starts with, even if W_i were edited by hand
+    if (net_.conv().active()) im2col<T>(net_.conv(), X_, patches_);  // fixed, as X is
     const Index layers = net.n_layers();
     U_.resize(layers);
     V_.resize(layers);
@@ -82,8 +83,8 @@ class Bcd {
     product_valid_.assign(layers, false);
     for (Index i = 0; i < layers; ++i) {
       ensure_product(i);
-      const Vector<T>& b = net_.layer(i).b;
-      U_[i] = WV_[i].colwise() + b;
+      U_[i] = WV_[i];
+      units(i, U_[i]).colwise() += net_.layer(i).b;
       V_[i] = i + 1 < layers ? Matrix<T>(U_[i].cwiseMax(T(0))) : U_[i];
     }
   }
@@ -124,7 +125,8 @@ class Bcd {
       update_hidden_v<T>(U_[i], U_[i + 1], above.W, above.b, V_[i], h_.rho, h_.gamma);
       product_valid_[i + 1] = false;
       ensure_product(i);
-      update_hidden_u<T>(V_[i], WV_[i], net_.layer(i).b, U_[i], h_.rho, h_.gamma, h_.alpha);
+      update_hidden_u<T>(units(i, V_[i]), units(i, WV_[i]), net_.layer(i).b, units(i, U_[i]),
+                         h_.rho, h_.gamma, h_.alpha);
       update_layer_parameters(i, tau_now);
     }
     // Step 7 for every compressed layer at once: each G_i only meets W_i, so projecting after
@@ -152,9 +154,9 @@ class Bcd {
     const Index N = n_layers();
     for (Index i = 0; i < N; ++i) {
       ensure_product(i);
-      const Matrix<T>& U = U_[i];
-      const Matrix<T>& V = V_[i];
-      const Matrix<T>& WV = WV_[i];
+      const auto U = units(i, U_[i]);
+      const auto V = units(i, V_[i]);
+      const auto WV = units(i, WV_[i]);
       const Vector<T>& b = net_.layer(i).b;
       const bool hidden = i + 1 < N;
       const double rows = double(U.rows());
@@ -185,25 +187,35 @@ class Bcd {
     return e.template cast<double>().squaredNorm();
   }
 
+  // What W_i multiplies: V_{i-1}, X, or the patches of X for a convolution.
   Eigen::Ref<const Matrix<T>> input(Index i) const {
-    if (i == 0) return X_;
+    if (i == 0) return net_.conv().active() ? Eigen::Ref<const Matrix<T>>(patches_) : X_;
     return V_[static_cast<std::size_t>(i - 1)];
+  }
+
+  // A d_i x n variable of layer i as W_i's output units: itself, except for a convolution,
+  // whose (positions * filters) x n is filters x (n * positions) (see conv.hpp).
+  Eigen::Map<Matrix<T>> units(Index i, Matrix<T>& M) const {
+    const Index rows = net_.layer(i).W.rows();
+    return Eigen::Map<Matrix<T>>(M.data(), rows, M.size() / rows);
   }
 
   // WV_[i] = W_i V_{i-1}, recomputed only when W_i or V_{i-1} changed since the last time.
   void ensure_product(Index i) {
     if (product_valid_[i]) return;
-    WV_[i].noalias() = net_.layer(i).W * input(i);
+    WV_[i].resize(net_.sizes()[i + 1], n_samples());
+    units(i, WV_[i]).noalias() = net_.layer(i).W * input(i);
     product_valid_[i] = true;
   }
 
   void update_layer_parameters(Index i, T tau) {
     Layer<T>& l = net_.layer(i);
     const auto Vprev = input(i);
+    const auto U = units(i, U_[i]);
     const bool coupled = l.compressed() && tau > T(0);
-    update_weights<T>(U_[i], Vprev, l.b, l.W, h_.rho, h_.alpha, h_.weight_decay,
+    update_weights<T>(U, Vprev, l.b, l.W, h_.rho, h_.alpha, h_.weight_decay,
                       coupled ? tau : T(0), coupled ? &l.G : nullptr);
-    if (h_.train_bias) update_bias<T>(U_[i], Vprev, l.W, l.b, h_.rho, h_.alpha);
+    if (h_.train_bias) update_bias<T>(U, Vprev, l.W, l.b, h_.rho, h_.alpha);
     product_valid_[i] = false;
   }
 
@@ -212,6 +224,7 @@ class Bcd {
   Hyperparameters<T> h_;
   int n_threads_;
   Index iteration_ = 0;
+  Matrix<T> patches_;  // im2col(X) when the first layer is a convolution
   std::vector<Matrix<T>> U_, V_, WV_;
   std::vector<bool> product_valid_;
 };

@@ -1,11 +1,13 @@
 // A fully connected ReLU network: the parameters BCD trains and the forward pass that uses them.
 #pragma once
 
+#include <algorithm>
 #include <exception>
 #include <stdexcept>
 #include <string>
 #include <vector>
 
+#include "conv.hpp"
 #include "csr.hpp"
 #include "prune.hpp"
 #include "threads.hpp"
@@ -147,16 +149,34 @@ struct Layer {
 template <class T>
 class Mlp {
  public:
-  // Layer widths d_0 .. d_N (input first). Weights and biases start at zero.
-  explicit Mlp(const std::vector<Index>& sizes) : sizes_(sizes) {
+  // Layer widths d_0 .. d_N (input first). Weights and biases start at zero. With an active
+  // `conv`, layer 1 is that convolution (see conv.hpp): d_0 and d_1 must be its input and
+  // output sizes, its W holds the filters as rows and its b one bias per filter.
+  explicit Mlp(const std::vector<Index>& sizes, const ConvGeometry& conv = {})
+      : sizes_(sizes), conv_(conv) {
     if (sizes.size() < 2) throw std::invalid_argument("nnbcd: sizes needs at least two widths");
     for (Index s : sizes)
       if (s < 1) throw std::invalid_argument("nnbcd: every layer width must be >= 1");
-    for (std::size_t i = 1; i < sizes.size(); ++i)
-      layers_.push_back({RowMatrix<T>::Zero(sizes[i], sizes[i - 1]), Vector<T>::Zero(sizes[i])});
+    if (conv.active()) {
+      conv.validate();
+      if (sizes.size() < 3)
+        throw std::invalid_argument("nnbcd: a convolution needs a fully connected layer after it");
+      if (sizes[0] != conv.input_size() || sizes[1] != conv.output_size())
+        throw std::invalid_argument("nnbcd: sizes must start with the convolution's input and "
+                                    "output sizes " + std::to_string(conv.input_size()) + ", " +
+                                    std::to_string(conv.output_size()));
+    }
+    for (std::size_t i = 1; i < sizes.size(); ++i) {
+      const bool convolution = i == 1 && conv.active();
+      const Index rows = convolution ? conv.filters : sizes[i];
+      const Index cols = convolution ? conv.patch_size() : sizes[i - 1];
+      layers_.push_back({RowMatrix<T>::Zero(rows, cols), Vector<T>::Zero(rows)});
+    }
   }
 
   const std::vector<Index>& sizes() const { return sizes_; }
+  // The first layer's convolution (inactive for a fully connected first layer).
+  const ConvGeometry& conv() const { return conv_; }
   Index n_layers() const { return static_cast<Index>(layers_.size()); }
   Layer<T>& layer(Index i) { return layers_.at(static_cast<std::size_t>(i)); }
   const Layer<T>& layer(Index i) const { return layers_.at(static_cast<std::size_t>(i)); }
@@ -238,19 +258,38 @@ class Mlp {
     Matrix<T> current, next;
     for (Index i = 0; i < n_layers(); ++i) {
       const Layer<T>& l = layer(i);
-      if (i == 0)
+      if (i == 0 && conv_.active())
+        convolve(X, next);
+      else if (i == 0)
         l.apply(X, next);
       else
         l.apply(current, next);
+      // Bias and ReLU on the layer's own units: filters x (n * positions) for the convolution.
+      auto units = Eigen::Map<Matrix<T>>(next.data(), l.W.rows(), next.size() / l.W.rows());
       const bool hidden = i + 1 < n_layers();
-      for_column_blocks(next.cols(), double(next.rows()), [&](Index j, Index m) {
-        auto block = next.middleCols(j, m);
+      for_column_blocks(units.cols(), double(units.rows()), [&](Index j, Index m) {
+        auto block = units.middleCols(j, m);
         block.colwise() += l.b;
         if (hidden) block = block.cwiseMax(T(0));
       });
       current.swap(next);
     }
     return current;
+  }
+
+  // The convolution without bias, Y (output_size x n) = W im2col(X), a chunk of samples at a
+  // time so that the patches of a large batch are never all in memory.
+  void convolve(const Eigen::Ref<const Matrix<T>>& X, Matrix<T>& Y) const {
+    constexpr Index kChunk = 1024;
+    const Layer<T>& l = layer(0);
+    Y.resize(conv_.output_size(), X.cols());
+    Matrix<T> patches, chunk;
+    for (Index j = 0; j < X.cols(); j += kChunk) {
+      const Index m = std::min(kChunk, X.cols() - j);
+      im2col<T>(conv_, X.middleCols(j, m), patches);
+      l.apply(patches, chunk);
+      Y.middleCols(j, m) = Eigen::Map<const Matrix<T>>(chunk.data(), Y.rows(), m);
+    }
   }
 
   bool all_finite() const {
@@ -261,6 +300,7 @@ class Mlp {
 
  private:
   std::vector<Index> sizes_;
+  ConvGeometry conv_;
   std::vector<Layer<T>> layers_;
 };
 
