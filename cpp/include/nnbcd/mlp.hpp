@@ -121,28 +121,72 @@ struct Layer {
     if (matrix) f.interleave(W.data(), tensor.data(), true);
     TensorTrain<T> fresh =
         tt_svd(matrix ? tensor.data() : W.data(), f.tensor_modes(), rank, compression.tol);
-    RowMatrix<T> candidate(W.rows(), W.cols()), left, right;
-    if (const Index p = f.split(W.rows())) {
-      left = fresh.left_product(p);
-      right = fresh.right_product(p);
-      candidate.noalias() = left * right;
-    } else if (matrix) {
-      fresh.to_full(tensor.data());
-      f.interleave(tensor.data(), candidate.data(), false);
-    } else {
-      fresh.to_full(candidate.data());
-    }
+    TtDeployment candidate = deploy(fresh);
     if (keep_if_closer && compression.tol == 0 && !tt.cores.empty()) {
       const auto ranks = tt.ranks();
       const bool feasible = *std::max_element(ranks.begin(), ranks.end()) <= rank;
-      if (feasible && (W - candidate).template cast<double>().squaredNorm() >=
+      if (feasible && (W - candidate.G).template cast<double>().squaredNorm() >=
                           (W - G).template cast<double>().squaredNorm())
         return;
     }
-    tt = std::move(fresh);
-    G.swap(candidate);
-    tt_left.swap(left);
-    tt_right.swap(right);
+    install(std::move(fresh), candidate);
+  }
+
+  // G from given cores (a saved model): their modes must be the layout's, their ranks at most
+  // the layer's rank. W is set to G, so that training resumes from the deployed weights.
+  void restore_tensor_train(TensorTrain<T> cores) {
+    if (cores.modes != compression.format.tensor_modes())
+      throw std::invalid_argument("nnbcd: the cores' modes differ from the layer's TT shape");
+    const auto ranks = cores.ranks();
+    if (*std::max_element(ranks.begin(), ranks.end()) > compression.rank)
+      throw std::invalid_argument("nnbcd: the cores' ranks exceed the layer's TT rank");
+    TtDeployment deployment = deploy(cores);
+    install(std::move(cores), deployment);
+    W = G;
+  }
+
+  // G of a pruned layer from its saved non-zeros (at most what the sparsity keeps); W <- G.
+  void restore_pruned(const RowMatrix<T>& deployed) {
+    if (deployed.rows() != W.rows() || deployed.cols() != W.cols())
+      throw std::invalid_argument("nnbcd: the pruned weights do not have the layer's shape");
+    if (!compression.global &&
+        (deployed.array() != T(0)).count() > kept_count(W.size(), compression.sparsity))
+      throw std::invalid_argument("nnbcd: the pruned weights have more non-zeros than the "
+                                  "layer's sparsity keeps");
+    G = deployed;
+    W = G;
+    sparse = Csr<T>::from_dense(G);
+  }
+
+ private:
+  // G as a matrix, and its row/column factors where the modes split.
+  struct TtDeployment {
+    RowMatrix<T> G, left, right;
+  };
+
+  TtDeployment deploy(const TensorTrain<T>& cores) const {
+    const TtFormat& f = compression.format;
+    TtDeployment d;
+    d.G.resize(W.rows(), W.cols());
+    if (const Index p = f.split(W.rows())) {
+      d.left = cores.left_product(p);
+      d.right = cores.right_product(p);
+      d.G.noalias() = d.left * d.right;
+    } else if (f.layout == TtLayout::matrix) {
+      std::vector<T> tensor(static_cast<std::size_t>(W.size()));
+      cores.to_full(tensor.data());
+      f.interleave(tensor.data(), d.G.data(), false);
+    } else {
+      cores.to_full(d.G.data());
+    }
+    return d;
+  }
+
+  void install(TensorTrain<T> cores, TtDeployment& d) {
+    tt = std::move(cores);
+    G.swap(d.G);
+    tt_left.swap(d.left);
+    tt_right.swap(d.right);
   }
 };
 
