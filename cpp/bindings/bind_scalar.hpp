@@ -234,6 +234,12 @@ void bind_scalar(py::module_& m, const std::string& s) {
            },
            release_gil())
       .def("tt_cores", [](const Mlp<T>& net, Index i) { return tt_cores_to_numpy(net.layer(i).tt); })
+      .def("restore_tensor_train",
+           [](Mlp<T>& net, Index i, const std::vector<CArray<T>>& cores) {
+             net.layer(i).restore_tensor_train(tt_from_numpy(cores));
+           })
+      .def("restore_pruned",
+           [](Mlp<T>& net, Index i, const RowMatrix<T>& G) { net.layer(i).restore_pruned(G); })
       .def("project", [](Mlp<T>& net) { net.project(); }, release_gil())
       .def("product",
            [](const Mlp<T>& net, Index i, Index n) {

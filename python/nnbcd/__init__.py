@@ -8,8 +8,10 @@ from .compression import Pruned, TensorTrain
 from .convnet import ConvNet
 from .history import History
 from .mlp import MLP
+from .model_file import ModelFileError, load
 
 __version__ = "0.1.0"
 
-__all__ = ["BCD", "ConvNet", "MLP", "History", "NNBCDClassifier", "Pruned", "TensorTrain", "TrainingState", "DivergenceError",
-           "blocks", "datasets", "ops", "cpu_variant", "__version__"]
+__all__ = ["BCD", "ConvNet", "MLP", "History", "NNBCDClassifier", "Pruned", "TensorTrain",
+           "TrainingState", "DivergenceError", "ModelFileError", "load", "blocks", "datasets",
+           "ops", "cpu_variant", "__version__"]

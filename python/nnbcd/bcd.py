@@ -74,6 +74,10 @@ class TrainingState:
         self.trainer, self.model = trainer, model
         self.X, self.labels = X, labels
         self.iteration = 0
+        model.training_ = {"method": "NN-BCD", "iterations": 0, **{
+            name: getattr(trainer, name) for name in (
+                "gamma", "rho", "alpha", "tau", "tau_growth", "tau_max", "weight_decay",
+                "dense_iterations", "train_bias", "overwrite_weights")}}
         cls = core.Bcd32 if model.dtype == np.float32 else core.Bcd64
         self._state = cls(model._net, X, Y, trainer.gamma, trainer.rho, trainer.alpha, trainer.tau,
                           trainer.tau_growth, trainer.tau_max, trainer.weight_decay,
@@ -84,6 +88,7 @@ class TrainingState:
         """One BCD iteration: a backward sweep of exact block updates (DESIGN §2)."""
         self._state.step()
         self.iteration += 1
+        self.model.training_["iterations"] = self.iteration
 
     @property
     def tau(self):

@@ -103,6 +103,7 @@ class MLP:
         self.init_scale = v.check_positive("init_scale", init_scale)
         self.seed = v.check_int("seed", seed, 0)
         self.dtype = np.dtype(v.check_dtype(dtype))
+        self.training_ = None  # the hyperparameters of the last BCD run, set by BCD
         network = core.Mlp32 if self.dtype == np.float32 else core.Mlp64
         self._net = network(self.sizes) if conv is None else network(self.sizes, conv)
         rng = np.random.default_rng(self.seed)
@@ -263,6 +264,19 @@ class MLP:
     def predict(self, X, n_threads=0):
         """Index of the largest output for each sample."""
         return np.argmax(self.decision_function(X, n_threads), axis=1)
+
+    def save(self, path):
+        """Write the deployed network to ``path``: a safetensors file holding compressed layers
+        in their compressed form (TT cores, CSR), the biases, and JSON metadata (architecture,
+        compression, dtype, library version, training hyperparameters). ``nnbcd.load(path)``
+        reads it back, as does the C++ ``nnbcd::load_model``. See ``nnbcd.model_file``."""
+        from .model_file import save
+        save(self, path)
+
+    def __reduce__(self):
+        # Pickled through the model file's bytes: the C++ network itself cannot be pickled.
+        from .model_file import dumps, loads
+        return loads, (dumps(self),)
 
     def __repr__(self):
         return f"MLP(sizes={self.sizes}, dtype={self.dtype.name!r})"
