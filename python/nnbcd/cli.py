@@ -1,4 +1,5 @@
-"""Command line: ``python -m nnbcd train`` trains a network on scikit-learn's digits."""
+"""Command line: ``python -m nnbcd train`` trains a network on scikit-learn's digits;
+``cmakedir`` and ``cmake-prefix-path`` locate the C++ package for CMake."""
 
 import argparse
 import time
@@ -21,6 +22,9 @@ def _parser():
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--threads", type=int, default=0, help="0 = all cores")
     train.add_argument("--dtype", choices=["float32", "float64"], default="float32")
+    commands.add_parser("cmakedir", help="print the directory of nnbcdConfig.cmake")
+    commands.add_parser("cmake-prefix-path", help="print the CMAKE_PREFIX_PATH that finds the "
+                        "C++ package nnbcd::nnbcd and its Eigen")
     return parser
 
 
@@ -51,6 +55,17 @@ def train(args):
     return 0
 
 
+def cmake_location(args):
+    from . import cmake_package
+
+    if args.command == "cmakedir":
+        print(cmake_package.cmake_dir())
+    else:
+        print(";".join(cmake_package.cmake_prefix_path()))
+    return 0
+
+
 def main(argv=None):
     args = _parser().parse_args(argv)
-    return {"train": train}[args.command](args)
+    return {"train": train, "cmakedir": cmake_location,
+            "cmake-prefix-path": cmake_location}[args.command](args)
