@@ -77,7 +77,8 @@ struct Csr {
     for (Index r = 0; r < rows; ++r) {
       const Index begin = row_start[std::size_t(r)], end = row_start[std::size_t(r + 1)];
       if (end < begin) fail("row_start decreases at row " + std::to_string(r));
-      // begin >= 0 (induction from row_start[0] = 0) and end <= nnz (monotone up to the back).
+      if (end > nnz()) fail("row_start[" + std::to_string(r + 1) + "] is past the entries");
+      // begin >= 0 by induction from row_start[0] = 0.
       for (Index k = begin; k < end; ++k) {
         const int32_t c = column[std::size_t(k)];
         if (c < 0 || c >= cols)

@@ -154,8 +154,9 @@ class Parser {
     if (consume_word("true")) return Value(true);
     if (consume_word("false")) return Value(false);
     if (consume_word("null")) return Value();
-    fail(c >= 0x20 && c < 0x7f ? std::string("unexpected character '") + c + "'"
-                               : "unexpected byte " + std::to_string(static_cast<unsigned char>(c)));
+    const auto byte = static_cast<unsigned char>(c);
+    fail(byte >= 0x20 && byte < 0x7f ? std::string("unexpected character '") + c + "'"
+                                     : "unexpected byte " + std::to_string(byte));
   }
 
   Value parse_array(int depth) {

@@ -5,6 +5,7 @@
 #include <exception>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "conv.hpp"
@@ -135,8 +136,16 @@ struct Layer {
   // G from given cores (a saved model): their modes must be the layout's, their ranks at most
   // the layer's rank. W is set to G, so that training resumes from the deployed weights.
   void restore_tensor_train(TensorTrain<T> cores) {
-    if (cores.modes != compression.format.tensor_modes())
+    if (cores.modes != compression.format.tensor_modes() ||
+        cores.cores.size() != cores.modes.size())
       throw std::invalid_argument("nnbcd: the cores' modes differ from the layer's TT shape");
+    Index r_prev = 1;
+    for (std::size_t k = 0; k < cores.cores.size(); ++k) {
+      if (cores.cores[k].rows() != r_prev * cores.modes[k])
+        throw std::invalid_argument("nnbcd: the cores' ranks do not chain");
+      r_prev = cores.cores[k].cols();
+    }
+    if (r_prev != 1) throw std::invalid_argument("nnbcd: the last core must end with rank 1");
     const auto ranks = cores.ranks();
     if (*std::max_element(ranks.begin(), ranks.end()) > compression.rank)
       throw std::invalid_argument("nnbcd: the cores' ranks exceed the layer's TT rank");
@@ -214,7 +223,10 @@ class Mlp {
       const bool convolution = i == 1 && conv.active();
       const Index rows = convolution ? conv.filters : sizes[i];
       const Index cols = convolution ? conv.patch_size() : sizes[i - 1];
-      layers_.push_back({RowMatrix<T>::Zero(rows, cols), Vector<T>::Zero(rows)});
+      Layer<T> layer;
+      layer.W = RowMatrix<T>::Zero(rows, cols);
+      layer.b = Vector<T>::Zero(rows);
+      layers_.push_back(std::move(layer));
     }
   }
 

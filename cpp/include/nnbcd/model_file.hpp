@@ -4,7 +4,7 @@
 // A file is an 8-byte little-endian header length N, N bytes of JSON header, then the data
 // buffer. The header maps each tensor name to its dtype, shape and byte range in the buffer;
 // its "__metadata__" entry "nnbcd" holds, as a JSON string, the architecture and each layer's
-// compression. Per layer i, all C-order:
+// compression, and "crc32" (see check_checksum). Per layer i, all C-order:
 //   layers.{i}.bias                      (rows,)        rows x cols: the layer's W
 //   dense:  layers.{i}.weight            (rows, cols)
 //   pruned: layers.{i}.values            (nnz,)         G in CSR form
@@ -14,20 +14,25 @@
 //
 // Files may be corrupt or hostile, so everything is checked before it is used, and sizes before
 // anything is allocated: a bad file gives std::runtime_error saying what is wrong (asking for
-// the wrong dtype: std::invalid_argument), never a crash or an unbounded allocation.
+// the wrong dtype: std::invalid_argument), never a crash or an unbounded allocation. Hence two
+// limits: headers up to 16 MiB and models up to 2^28 weights.
 #pragma once
 
 #include <algorithm>
+#include <array>
+#include <cctype>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <fstream>
 #include <limits>
+#include <locale>
 #include <map>
 #include <set>
 #include <sstream>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <type_traits>
 #include <utility>
 #include <vector>
@@ -54,6 +59,7 @@ struct Tensor {
 };
 
 struct ModelFile {
+  std::string header;  // the file's first 8 + N bytes
   std::map<std::string, Tensor> tensors;
   json::Value metadata;  // the "nnbcd" metadata
   std::uint64_t data_start = 0, data_size = 0;
@@ -75,20 +81,22 @@ struct ModelSpec {
 
 [[noreturn]] inline void fail(const std::string& what) { throw std::runtime_error(what); }
 
-// Runs f; an error it throws gets `context` in front of its message and keeps its type.
+[[noreturn]] inline void fail_in(const std::string& context, const char* inner) {
+  std::string text = inner;
+  if (text.rfind("nnbcd: ", 0) == 0) text.erase(0, 7);
+  fail(context + ": " + text);
+}
+
+// Runs f. Its errors (ours, and the core's std::invalid_argument on what the file describes)
+// are problems with the file: std::runtime_error, with `context` in front of the message.
 template <class F>
 auto with_context(const std::string& context, F&& f) -> decltype(f()) {
-  const auto message = [&](const char* inner) {
-    std::string text = inner;
-    if (text.rfind("nnbcd: ", 0) == 0) text.erase(0, 7);
-    return context + ": " + text;
-  };
   try {
     return f();
   } catch (const std::invalid_argument& e) {
-    throw std::invalid_argument(message(e.what()));
+    fail_in(context, e.what());
   } catch (const std::runtime_error& e) {
-    throw std::runtime_error(message(e.what()));
+    fail_in(context, e.what());
   }
 }
 
@@ -113,11 +121,16 @@ inline std::string shape_string(const std::vector<Index>& shape) {
   return text + (shape.size() == 1 ? ",)" : ")");
 }
 
-inline std::string describe(const json::Value& value) {
-  if (value.type() != json::Type::number) return json::type_name(value.type());
+inline std::string number_string(double value) {
   std::ostringstream text;
-  text << value.as_number();
+  text.imbue(std::locale::classic());
+  text << value;
   return text.str();
+}
+
+inline std::string describe(const json::Value& value) {
+  return value.type() == json::Type::number ? number_string(value.as_number())
+                                            : json::type_name(value.type());
 }
 
 // --- JSON fields, with messages that name them ---
@@ -256,10 +269,12 @@ inline ModelFile read_header(std::ifstream& in) {
   if (file_size < 0 || !in) fail("cannot determine the file's size");
   if (file_size < 8)
     fail("the file has " + std::to_string(file_size) + " bytes, too few for a model file");
-  unsigned char length[8];
-  read_exactly(in, reinterpret_cast<char*>(length), 8);
+  ModelFile file;
+  file.header.resize(8);
+  read_exactly(in, file.header.data(), 8);
   std::uint64_t header_size = 0;
-  for (int k = 7; k >= 0; --k) header_size = header_size << 8 | length[k];
+  for (int k = 7; k >= 0; --k)
+    header_size = header_size << 8 | static_cast<unsigned char>(file.header[k]);
   const std::uint64_t rest = static_cast<std::uint64_t>(file_size) - 8;
   if (header_size > rest)
     fail("the header length " + std::to_string(header_size) + " exceeds the " +
@@ -267,13 +282,12 @@ inline ModelFile read_header(std::ifstream& in) {
   if (header_size > kMaxHeaderBytes)
     fail("the header length " + std::to_string(header_size) + " exceeds the limit of " +
          std::to_string(kMaxHeaderBytes) + " bytes");
-  std::string text(header_size, '\0');
-  read_exactly(in, text.data(), header_size);
-
-  ModelFile file;
+  file.header.resize(8 + header_size);
+  read_exactly(in, file.header.data() + 8, header_size);
   file.data_start = 8 + header_size;
   file.data_size = rest - header_size;
-  const json::Value header = with_context("the header", [&] { return json::parse(text); });
+  const json::Value header = with_context(
+      "the header", [&] { return json::parse(std::string_view(file.header).substr(8)); });
   object_value(header, "the header");
   for (const auto& [name, entry] : header.as_object()) {
     if (name == "__metadata__")
@@ -291,6 +305,50 @@ inline void read_data(std::ifstream& in, ModelFile& file) {
   file.data.resize(file.data_size);
   in.seekg(static_cast<std::streamoff>(file.data_start));
   read_exactly(in, file.data.data(), file.data_size);
+}
+
+// CRC-32 as zlib computes it, continued from `crc` (0 to start) over `bytes`.
+inline std::uint32_t crc32(std::uint32_t crc, const char* bytes, std::size_t size) {
+  static const auto table = [] {
+    std::array<std::uint32_t, 256> t{};
+    for (std::uint32_t n = 0; n < 256; ++n) {
+      std::uint32_t c = n;
+      for (int k = 0; k < 8; ++k) c = c & 1 ? 0xEDB88320u ^ (c >> 1) : c >> 1;
+      t[n] = c;
+    }
+    return t;
+  }();
+  crc = ~crc;
+  for (std::size_t i = 0; i < size; ++i)
+    crc = table[(crc ^ static_cast<unsigned char>(bytes[i])) & 0xFF] ^ (crc >> 8);
+  return ~crc;
+}
+
+// The metadata's "crc32": 8 hex digits, the CRC-32 of the whole file with those digits read as
+// "00000000". It catches corruption that leaves the file well-formed, such as a flipped bit in
+// the weights.
+inline void check_checksum(const ModelFile& file) {
+  const json::Value* stored = file.metadata.find("crc32");
+  if (!stored) fail("the metadata has no \"crc32\" (a file written by nnbcd has one)");
+  const auto is_hex = [](char c) { return std::isxdigit(static_cast<unsigned char>(c)) != 0; };
+  if (stored->type() != json::Type::string || stored->as_string().size() != 8 ||
+      !std::all_of(stored->as_string().begin(), stored->as_string().end(), is_hex))
+    fail("the metadata's \"crc32\" must be 8 hex digits");
+  // Where the digits are, found as the Python package finds them: after the key, as it appears
+  // (escaped) in the header.
+  const std::string key = "\\\"crc32\\\": \\\"";
+  const std::size_t at = file.header.find(key);
+  if (at == std::string::npos || file.header.find(key, at + 1) != std::string::npos ||
+      file.header.compare(at + key.size(), 8, stored->as_string()) != 0)
+    fail("the header does not hold the metadata's \"crc32\" once, as written by nnbcd");
+  const std::size_t digits = at + key.size();
+  std::uint32_t crc = crc32(0, file.header.data(), digits);
+  crc = crc32(crc, "00000000", 8);
+  crc = crc32(crc, file.header.data() + digits + 8, file.header.size() - digits - 8);
+  crc = crc32(crc, file.data.data(), file.data.size());
+  if (crc != std::stoul(stored->as_string(), nullptr, 16))
+    fail("the file does not match its checksum (crc32 " + stored->as_string() +
+         "): it is corrupt");
 }
 
 // --- The nnbcd metadata ---
@@ -320,14 +378,19 @@ inline ConvGeometry parse_conv(const json::Value& conv) {
 inline TtFormat parse_tt_format(const json::Value& layer, Index rows, Index cols) {
   TtFormat f;
   const std::string& layout = string_member(layer, "layout");
+  if (layout != "reshape" && layout != "matrix")
+    fail("\"layout\" is \"" + layout + "\", expected \"reshape\" or \"matrix\"");
   const json::Value& shape = member(layer, "shape");
-  const std::string layer_size = std::to_string(rows) + " x " + std::to_string(cols);
+  if (shape.is_null())  // nnbcd's default modes, as when training
+    return TtFormat::default_for(layout == "matrix" ? TtLayout::matrix : TtLayout::reshape, rows,
+                                 cols);
   if (layout == "reshape") {
     f.modes = integer_list(shape, 1, "\"shape\"");
     if (product_within(f.modes, rows * cols) != rows * cols)
-      fail("the modes of \"shape\" " + shape_string(f.modes) + " do not multiply to the " +
-           layer_size + " layer's size");
-  } else if (layout == "matrix") {
+      fail("the modes of \"shape\" " + shape_string(f.modes) + " must multiply to the " +
+           std::to_string(rows) + " x " + std::to_string(cols) + " layer's " +
+           std::to_string(rows * cols) + " weights");
+  } else {
     f.layout = TtLayout::matrix;
     if (shape.type() != json::Type::array || shape.as_array().size() != 2)
       fail("\"shape\" must be [row modes, column modes] for the matrix layout");
@@ -335,9 +398,8 @@ inline TtFormat parse_tt_format(const json::Value& layer, Index rows, Index cols
     f.col_modes = integer_list(shape.as_array()[1], 1, "the column modes");
     if (product_within(f.row_modes, rows) != rows || product_within(f.col_modes, cols) != cols)
       fail("the row modes " + shape_string(f.row_modes) + " and column modes " +
-           shape_string(f.col_modes) + " do not multiply to the " + layer_size + " layer's");
-  } else {
-    fail("\"layout\" is \"" + layout + "\", expected \"reshape\" or \"matrix\"");
+           shape_string(f.col_modes) + " must multiply to the layer's " + std::to_string(rows) +
+           " rows and " + std::to_string(cols) + " columns");
   }
   return f;
 }
@@ -395,7 +457,8 @@ inline ModelSpec parse_spec(const json::Value& metadata) {
   if (model == "MLP" && !conv.is_null()) fail("\"conv\" must be null for an MLP");
   if (model == "ConvNet") {
     spec.conv = with_context("conv", [&] { return parse_conv(conv); });
-    if (spec.sizes.size() < 3) fail("a ConvNet needs a fully connected layer after the convolution");
+    if (spec.sizes.size() < 3)
+      fail("a ConvNet needs a fully connected layer after the convolution");
     if (spec.sizes[0] != spec.conv.input_size() || spec.sizes[1] != spec.conv.output_size())
       fail("\"sizes\" starts with " + std::to_string(spec.sizes[0]) + ", " +
            std::to_string(spec.sizes[1]) + ", but the convolution's input and output sizes are " +
@@ -547,7 +610,7 @@ TensorTrain<T> read_cores(const ModelFile& file, const std::string& prefix, cons
   TensorTrain<T> tt;
   tt.modes = c.format.tensor_modes();
   const Index size = product_of(tt.modes);  // the layer's rows * cols, checked
-  Index rank = 1, leading_size = 1;         // r_k, n_0 ... n_{k-1}
+  Index rank = 1, leading_size = 1;         // r_k, and n_0 ... n_{k-1} multiplied
   for (std::size_t k = 0; k < tt.modes.size(); ++k) {
     const std::string name = prefix + "core." + std::to_string(k);
     const Index mode = tt.modes[k];
@@ -602,7 +665,7 @@ void check_global_sparsity(const Mlp<T>& net) {
   }
   if (nonzeros > kept_count(size, sparsity))
     fail("the layers pruned with global scope have " + std::to_string(nonzeros) +
-         " non-zeros, more than sparsity " + std::to_string(sparsity) + " keeps of their " +
+         " non-zeros, more than sparsity " + number_string(sparsity) + " keeps of their " +
          std::to_string(size) + " weights");
 }
 
@@ -647,16 +710,22 @@ Mlp<T> load_model(const std::string& path) {
   using namespace model_file_detail;
   static_assert(std::is_same_v<T, float> || std::is_same_v<T, double>,
                 "nnbcd: models are float or double");
+  std::ifstream in;
+  ModelFile file;
+  ModelSpec spec;
+  with_context(file_context(path), [&] {
+    in = open_model_file(path);
+    file = read_header(in);
+    spec = read_spec(file);
+  });
+  if (spec.dtype != Dtype<T>::model)
+    throw std::invalid_argument(file_context(path) + ": the model is " + spec.dtype + ", not " +
+                                Dtype<T>::model + ": read it with load_model<" +
+                                (spec.dtype == "float32" ? "float" : "double") + ">");
   return with_context(file_context(path), [&] {
-    std::ifstream in = open_model_file(path);
-    ModelFile file = read_header(in);
-    const ModelSpec spec = read_spec(file);
-    if (spec.dtype != Dtype<T>::model)
-      throw std::invalid_argument(std::string("the model is ") + spec.dtype + ", not " +
-                                  Dtype<T>::model + ": read it with load_model<" +
-                                  (spec.dtype == "float32" ? "float" : "double") + ">");
-    check_tensor_names(spec, file);
     read_data(in, file);
+    check_checksum(file);
+    check_tensor_names(spec, file);
     return build<T>(spec, file);
   });
 }
