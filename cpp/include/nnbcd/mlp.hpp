@@ -246,7 +246,10 @@ class Mlp {
     l.tt = TensorTrain<T>();
     l.tt_left.resize(0, 0);
     l.tt_right.resize(0, 0);
-    project();
+    // Project this layer only (the pruned ones jointly: a global threshold spans them), so
+    // that the G of other layers, e.g. restored from a file, stays as it is.
+    if (c.kind == Compression::Kind::tensor_train) l.project_tensor_train(c.rank_at(-1), false);
+    if (c.kind == Compression::Kind::pruned) project_pruned();
   }
 
   // G_i <- projection of W_i onto its compressed set, for every compressed layer. Layers
@@ -255,6 +258,11 @@ class Mlp {
   // Layer::project_tensor_train.
   void project(Index iteration = -1, bool keep_if_closer = false) {
     project_tensor_trains(iteration, keep_if_closer);
+    project_pruned();
+  }
+
+  // G_i of every pruned layer, and its CSR form.
+  void project_pruned() {
     std::vector<PruneSlice<T>> global;
     Index global_size = 0;
     double global_sparsity = -1;
