@@ -168,6 +168,45 @@ def test_lying_headers_are_refused(saved, case):
         model_file.loads(data)
 
 
+def _dense_csr(tensors, layer, shape):
+    rows, cols = shape
+    tensors[f"layers.{layer}.values"] = np.ones(rows * cols, np.float32)
+    tensors[f"layers.{layer}.column_indices"] = np.tile(np.arange(cols), rows).astype(np.int64)
+    tensors[f"layers.{layer}.row_offsets"] = (np.arange(rows + 1) * cols).astype(np.int64)
+
+
+def _first_row_with_two(tensors):
+    offsets = tensors["layers.0.row_offsets"]
+    return int(offsets[np.flatnonzero(np.diff(offsets) >= 2)[0]])
+
+
+CSR_LIES = {
+    "columns not increasing": lambda t: t["layers.0.column_indices"].__setitem__(
+        slice(_first_row_with_two(t), _first_row_with_two(t) + 2),
+        t["layers.0.column_indices"][_first_row_with_two(t):_first_row_with_two(t) + 2][::-1]),
+    "offsets past the entries": lambda t: t["layers.0.row_offsets"].__setitem__(1, 10**6),
+    "column out of range": lambda t: t["layers.0.column_indices"].__setitem__(0, 10),
+    "column beyond int32": lambda t: t["layers.0.column_indices"].__setitem__(0, 2**33),
+    "layer sparsity exceeded": lambda t: _dense_csr(t, 0, (12, 10)),
+    "global sparsity exceeded": lambda t: _dense_csr(t, 1, (8, 12)),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CSR_LIES))
+def test_invalid_pruned_layers_are_refused(case):
+    from safetensors.numpy import load, save
+
+    data = model_file.dumps(_trained("pruned", "float32")[0])
+    header, _ = _header(data)
+    tensors = {k: v.copy() for k, v in load(data).items()}
+    CSR_LIES[case](tensors)
+    data = bytearray(save(tensors, metadata=header["__metadata__"]))
+    at = model_file._checksum_position(data)  # a consistent file that lies about its CSR
+    data[at:at + 8] = b"%08x" % model_file._checksum(data, at)
+    with pytest.raises(nnbcd.ModelFileError):
+        model_file.loads(data)
+
+
 def test_a_network_too_large_for_memory_is_refused_before_allocating(saved, monkeypatch):
     monkeypatch.setattr(model_file, "_available_memory", lambda: 1000)
     with pytest.raises(nnbcd.ModelFileError, match="GiB; only"):

@@ -239,7 +239,19 @@ void bind_scalar(py::module_& m, const std::string& s) {
              net.layer(i).restore_tensor_train(tt_from_numpy(cores));
            })
       .def("restore_pruned",
-           [](Mlp<T>& net, Index i, const RowMatrix<T>& G) { net.layer(i).restore_pruned(G); })
+           [](Mlp<T>& net, Index i, const CArray<T>& values,
+              const CArray<std::int64_t>& column_indices, const CArray<std::int64_t>& row_offsets) {
+             Layer<T>& l = net.layer(i);
+             if (values.ndim() != 1 || column_indices.ndim() != 1 || row_offsets.ndim() != 1 ||
+                 column_indices.size() != values.size() || row_offsets.size() != l.W.rows() + 1)
+               throw std::invalid_argument(
+                   "nnbcd: CSR arrays must be values (nnz,), column_indices (nnz,) and "
+                   "row_offsets (rows + 1,)");
+             l.restore_pruned(Csr<T>::from_arrays(l.W.rows(), l.W.cols(), values.data(),
+                                                  column_indices.data(), row_offsets.data(),
+                                                  values.size()));
+           })
+      .def("check_global_pruning", &Mlp<T>::check_global_pruning)
       .def("project", [](Mlp<T>& net) { net.project(); }, release_gil())
       .def("product",
            [](const Mlp<T>& net, Index i, Index n) {

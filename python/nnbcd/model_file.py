@@ -252,6 +252,7 @@ def _rebuild(meta, tensors):
     used = {f"layers.{i}.bias" for i in range(model.n_layers)}
     for i, spec in enumerate(specs):
         used |= _restore_layer(model, i, spec, tensors)
+    model._net.check_global_pruning()
     unexpected = sorted(set(tensors) - used)
     if unexpected:
         raise ModelFileError(f"unexpected tensors {unexpected}")
@@ -289,18 +290,7 @@ def _restore_layer(model, i, spec, tensors):
         values = _tensor(tensors, names[0], None, model.dtype)
         columns = _tensor(tensors, names[1], values.shape, np.int64)
         offsets = _tensor(tensors, names[2], (rows + 1,), np.int64)
-        if offsets[0] != 0 or offsets[-1] != len(values) or (np.diff(offsets) < 0).any():
-            raise ModelFileError(f"tensor {names[2]} is not a valid CSR row offset array")
-        if len(columns) and (columns.min() < 0 or columns.max() >= cols):
-            raise ModelFileError(f"tensor {names[1]} has a column outside 0..{cols - 1}")
-        within_row = np.ones(max(len(columns) - 1, 0), bool)
-        row_starts = offsets[1:-1]
-        within_row[row_starts[(row_starts > 0) & (row_starts < len(columns))] - 1] = False
-        if (np.diff(columns)[within_row] <= 0).any():
-            raise ModelFileError(f"tensor {names[1]}: columns must increase within each row")
-        G = np.zeros((rows, cols), model.dtype)
-        G[np.repeat(np.arange(rows), np.diff(offsets)), columns] = values
-        model._net.restore_pruned(i, G)
+        model._net.restore_pruned(i, values, columns, offsets)  # validates the CSR
         return set(names)
     model.weights[i][...] = _tensor(tensors, f"{name}.weight", (rows, cols), model.dtype)
     return {f"{name}.weight"}

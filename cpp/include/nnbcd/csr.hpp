@@ -48,6 +48,27 @@ struct Csr {
     return A;
   }
 
+  // From saved arrays (e.g. a file), 64-bit indices as numpy and safetensors hold them;
+  // validated in full.
+  static Csr from_arrays(Index rows, Index cols, const T* values, const std::int64_t* columns,
+                         const std::int64_t* offsets, Index nnz) {
+    Csr A;
+    A.rows = rows;
+    A.cols = cols;
+    A.row_start.assign(offsets, offsets + rows + 1);
+    A.value.assign(values, values + nnz);
+    A.column.reserve(std::size_t(nnz));
+    for (Index k = 0; k < nnz; ++k) {
+      if (columns[k] < 0 || columns[k] >= cols)
+        throw std::invalid_argument("nnbcd: invalid CSR matrix: column index " +
+                                    std::to_string(columns[k]) + " outside [0, " +
+                                    std::to_string(cols) + ")");
+      A.column.push_back(static_cast<int32_t>(columns[k]));
+    }
+    A.check();
+    return A;
+  }
+
   RowMatrix<T> to_dense() const {
     check();
     RowMatrix<T> W = RowMatrix<T>::Zero(rows, cols);

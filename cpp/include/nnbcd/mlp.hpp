@@ -154,15 +154,15 @@ struct Layer {
     W = G;
   }
 
-  // G of a pruned layer from its saved non-zeros (at most what the sparsity keeps); W <- G.
-  void restore_pruned(const RowMatrix<T>& deployed) {
-    if (deployed.rows() != W.rows() || deployed.cols() != W.cols())
+  // G of a pruned layer from its saved CSR form, at most the non-zeros its sparsity keeps
+  // (layers pruned jointly: see Mlp::check_global_pruning); W <- G.
+  void restore_pruned(const Csr<T>& saved) {
+    if (saved.rows != W.rows() || saved.cols != W.cols())
       throw std::invalid_argument("nnbcd: the pruned weights do not have the layer's shape");
-    if (!compression.global &&
-        (deployed.array() != T(0)).count() > kept_count(W.size(), compression.sparsity))
+    if (!compression.global && saved.nnz() > kept_count(W.size(), compression.sparsity))
       throw std::invalid_argument("nnbcd: the pruned weights have more non-zeros than the "
                                   "layer's sparsity keeps");
-    G = deployed;
+    G = saved.to_dense();
     W = G;
     sparse = Csr<T>::from_dense(G);
   }
@@ -281,6 +281,24 @@ class Mlp {
     if (!global.empty()) prune_largest(global, kept_count(global_size, global_sparsity));
     for (auto& l : layers_)
       if (l.compression.kind == Compression::Kind::pruned) l.sparse = Csr<T>::from_dense(l.G);
+  }
+
+  // After restoring pruned layers: those pruned jointly (global scope) must hold no more
+  // non-zeros than their shared sparsity keeps of them all.
+  void check_global_pruning() const {
+    Index size = 0, nonzeros = 0;
+    double sparsity = 0;
+    for (const auto& l : layers_) {
+      if (l.compression.kind != Compression::Kind::pruned || !l.compression.global) continue;
+      size += l.G.size();
+      nonzeros += (l.G.array() != T(0)).count();
+      sparsity = l.compression.sparsity;
+    }
+    if (nonzeros > kept_count(size, sparsity))
+      throw std::invalid_argument(
+          "nnbcd: the layers pruned with global scope have " + std::to_string(nonzeros) +
+          " non-zeros, more than sparsity " + std::to_string(sparsity) + " keeps of their " +
+          std::to_string(size) + " weights");
   }
 
   // TT layers are independent and each TT-SVD has serial eigendecompositions: with several

@@ -567,40 +567,17 @@ void read_tensor(const ModelFile& file, const std::string& name, const std::vect
       fail("tensor " + name + " has non-finite values");
 }
 
-// G of a pruned layer, from its CSR tensors.
+// A pruned layer's CSR tensors (validated by Csr::from_arrays).
 template <class T>
-RowMatrix<T> read_csr(const ModelFile& file, const std::string& prefix, Index rows, Index cols) {
-  const std::string values_name = prefix + "values", columns_name = prefix + "column_indices",
-                    offsets_name = prefix + "row_offsets";
+Csr<T> read_csr(const ModelFile& file, const std::string& prefix, Index rows, Index cols) {
+  const std::string values_name = prefix + "values";
   const Index nnz = checked_tensor<T>(file, values_name, {kAnySize}).shape[0];
   std::vector<T> values(static_cast<std::size_t>(nnz));
   std::vector<std::int64_t> columns(values.size()), offsets(static_cast<std::size_t>(rows) + 1);
   read_tensor(file, values_name, {nnz}, values.data());
-  read_tensor(file, columns_name, {nnz}, columns.data());
-  read_tensor(file, offsets_name, {rows + 1}, offsets.data());
-
-  if (offsets[0] != 0) fail(offsets_name + " starts at " + std::to_string(offsets[0]) + ", not 0");
-  if (offsets[rows] != nnz)
-    fail(offsets_name + " ends at " + std::to_string(offsets[rows]) + ", but there are " +
-         std::to_string(nnz) + " values");
-  RowMatrix<T> G = RowMatrix<T>::Zero(rows, cols);
-  for (Index r = 0; r < rows; ++r) {
-    const std::int64_t begin = offsets[r], end = offsets[r + 1];
-    // Checked here, before the row is read: later offsets are not known to be valid yet.
-    if (end < begin || end > nnz)
-      fail(offsets_name + " is not non-decreasing within [0, " + std::to_string(nnz) +
-           "] at row " + std::to_string(r));
-    for (std::int64_t k = begin; k < end; ++k) {
-      const std::int64_t c = columns[k];
-      if (c < 0 || c >= cols)
-        fail(columns_name + " has " + std::to_string(c) + " in row " + std::to_string(r) +
-             ", outside [0, " + std::to_string(cols) + ")");
-      if (k > begin && c <= columns[k - 1])
-        fail(columns_name + " is not strictly increasing in row " + std::to_string(r));
-      G(r, c) = values[k];
-    }
-  }
-  return G;
+  read_tensor(file, prefix + "column_indices", {nnz}, columns.data());
+  read_tensor(file, prefix + "row_offsets", {rows + 1}, offsets.data());
+  return Csr<T>::from_arrays(rows, cols, values.data(), columns.data(), offsets.data(), nnz);
 }
 
 // The cores of a tensor-train layer: their shapes must chain, (r_k, n_k, r_{k+1}) with
@@ -650,37 +627,18 @@ void restore_layer(Mlp<T>& net, std::size_t i, const ModelFile& file) {
   }
 }
 
-// Layer::restore_pruned checks each layer-scope layer's non-zeros against its sparsity; this
-// is the same check for the layers pruned jointly (global scope).
-template <class T>
-void check_global_sparsity(const Mlp<T>& net) {
-  Index size = 0, nonzeros = 0;
-  double sparsity = 0;
-  for (Index i = 0; i < net.n_layers(); ++i) {
-    const Layer<T>& l = net.layer(i);
-    if (l.compression.kind != Compression::Kind::pruned || !l.compression.global) continue;
-    size += l.G.size();
-    nonzeros += (l.G.array() != T(0)).count();
-    sparsity = l.compression.sparsity;
-  }
-  if (nonzeros > kept_count(size, sparsity))
-    fail("the layers pruned with global scope have " + std::to_string(nonzeros) +
-         " non-zeros, more than sparsity " + number_string(sparsity) + " keeps of their " +
-         std::to_string(size) + " weights");
-}
-
 template <class T>
 Mlp<T> build(const ModelSpec& spec, const ModelFile& file) {
   Mlp<T> net(spec.sizes, spec.conv);
-  // All compressions first: set_compression projects every layer, which would overwrite
-  // layers already restored.
+  // All compressions first: setting a pruned layer re-prunes every pruned layer (a global
+  // threshold spans them), which would overwrite layers already restored.
   for (std::size_t i = 0; i < spec.layers.size(); ++i)
     with_context("layer " + std::to_string(i), [&] {
       net.set_compression(static_cast<Index>(i), spec.layers[i].compression);
     });
   for (std::size_t i = 0; i < spec.layers.size(); ++i)
     with_context("layer " + std::to_string(i), [&] { restore_layer(net, i, file); });
-  check_global_sparsity(net);
+  with_context("the pruned layers", [&] { net.check_global_pruning(); });
   return net;
 }
 
