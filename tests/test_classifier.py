@@ -52,7 +52,7 @@ def test_bad_labels(small_problem, y, match):
 
 @pytest.mark.parametrize("params, match", [
     ({"gamma": 0}, "gamma must be > 0"),
-    ({"max_iter": -1}, "iterations must be >= 0"),
+    ({"max_iter": 0}, "max_iter must be >= 1"),
     ({"dtype": "int8"}, "dtype must be one of"),
     ({"weight_decay": -1}, "weight_decay must be >= 0"),
     ({"compression": "nonsense"}, "compression"),

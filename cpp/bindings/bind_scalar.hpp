@@ -263,7 +263,9 @@ void bind_scalar(py::module_& m, const std::string& s) {
              }
            })
       .def("forward", &Mlp<T>::forward, py::arg("X"), py::arg("n_threads") = 0, release_gil())
-      .def("all_finite", &Mlp<T>::all_finite);
+      .def("all_finite", &Mlp<T>::all_finite)
+      .def("copy", [](const Mlp<T>& net) { return Mlp<T>(net); }, release_gil())
+      .def("assign", &Mlp<T>::assign, py::arg("other"), release_gil());
 
   py::class_<TrainingState<T>>(m, ("Bcd" + s).c_str(), py::module_local())
       .def(py::init([](Mlp<T>& net, CArray<T> X, CArray<T> Y, T gamma, T rho, T alpha, T tau,
@@ -303,6 +305,25 @@ void bind_scalar(py::module_& m, const std::string& s) {
             std::lock_guard<std::mutex> lock(s.mutex);
             s.bcd->set_tau(tau);
           })
+      .def_property_readonly("scheduled_tau",
+                             [](TrainingState<T>& s) {
+                               std::lock_guard<std::mutex> lock(s.mutex);
+                               return s.bcd->scheduled_tau();
+                             })
+      .def("rollback",
+           [](TrainingState<T>& s) {
+             std::lock_guard<std::mutex> lock(s.mutex);
+             s.bcd->rollback();
+           },
+           release_gil())
+      .def("restore",
+           [](TrainingState<T>& s, Index iteration, T scheduled_tau, std::vector<Matrix<T>> U,
+              std::vector<Matrix<T>> V) {
+             py::gil_scoped_release release;
+             std::lock_guard<std::mutex> lock(s.mutex);
+             s.bcd->restore(iteration, scheduled_tau, std::move(U), std::move(V));
+           },
+           py::arg("iteration"), py::arg("scheduled_tau"), py::arg("U"), py::arg("V"))
       .def_property_readonly("iteration",
                              [](TrainingState<T>& s) {
                                std::lock_guard<std::mutex> lock(s.mutex);

@@ -3,15 +3,17 @@
 from . import blocks, datasets, ops
 from ._native import DivergenceError, cpu_variant
 from .bcd import BCD, TrainingState
+from .callbacks import EarlyStopping
 from .classifier import NNBCDClassifier
 from .compression import Pruned, TensorTrain
 from .convnet import ConvNet
 from .history import History
 from .mlp import MLP
 from .model_file import ModelFileError, load
+from .regressor import NNBCDRegressor
 
 __version__ = "0.1.0"
 
-__all__ = ["BCD", "ConvNet", "MLP", "History", "NNBCDClassifier", "Pruned", "TensorTrain",
-           "TrainingState", "DivergenceError", "ModelFileError", "load", "blocks", "datasets",
-           "ops", "cpu_variant", "__version__"]
+__all__ = ["BCD", "EarlyStopping", "ConvNet", "MLP", "History", "NNBCDClassifier", "NNBCDRegressor", "Pruned",
+           "TensorTrain", "TrainingState", "DivergenceError", "ModelFileError", "load", "blocks",
+           "datasets", "ops", "cpu_variant", "__version__"]

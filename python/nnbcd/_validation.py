@@ -54,8 +54,10 @@ def check_int(name, value, minimum):
 
 
 def check_threads(n_threads):
-    """``n_threads``: 0 means all cores."""
-    return check_int("n_threads", n_threads, 0)
+    """The thread count ``n_threads`` stands for: 0 means all usable cores (see
+    ``nnbcd.threads``)."""
+    from .threads import resolve
+    return resolve(check_int("n_threads", n_threads, 0))
 
 
 def check_data(name, value, dtype, ndim):

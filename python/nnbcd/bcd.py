@@ -9,11 +9,15 @@ import numpy as np
 from . import _validation as v
 from ._native import DivergenceError, core
 from .history import History
+from .threads import warn_if_oversubscribed
 
 # Defaults chosen on digits/MNIST-sized problems with standardised inputs (see README).
 DEFAULT_GAMMA = 1.0
 DEFAULT_RHO = 1.0
 DEFAULT_ALPHA = 1.0
+TINY = np.finfo(np.float64).tiny  # floor of the divergence test's reference objective
+SETTINGS = ("gamma", "rho", "alpha", "tau", "tau_growth", "tau_max", "weight_decay",
+            "dense_iterations", "train_bias", "overwrite_weights")
 
 
 def _available_memory():
@@ -72,12 +76,10 @@ class TrainingState:
 
     def __init__(self, trainer, model, X, Y, labels):
         self.trainer, self.model = trainer, model
-        self.X, self.labels = X, labels
+        self.X, self.Y, self.labels = X, Y, labels
         self.iteration = 0
-        model.training_ = {"method": "NN-BCD", "iterations": 0, **{
-            name: getattr(trainer, name) for name in (
-                "gamma", "rho", "alpha", "tau", "tau_growth", "tau_max", "weight_decay",
-                "dense_iterations", "train_bias", "overwrite_weights")}}
+        self._fingerprint = None
+        model.training_ = {"method": "NN-BCD", "iterations": 0, **trainer.settings()}
         cls = core.Bcd32 if model.dtype == np.float32 else core.Bcd64
         self._state = cls(model._net, X, Y, trainer.gamma, trainer.rho, trainer.alpha, trainer.tau,
                           trainer.tau_growth, trainer.tau_max, trainer.weight_decay,
@@ -101,9 +103,31 @@ class TrainingState:
     def tau(self, value):
         self._state.tau = v.check_non_negative("tau", value)
 
+    @property
+    def scheduled_tau(self):
+        """The τ of the schedule (what ``tau`` becomes once a dense warm start is over)."""
+        return self._state.scheduled_tau
+
     def objective(self):
         """Φ at the current point: ``total``, ``loss`` and one entry per term."""
         return self._state.objective()
+
+    def rollback(self):
+        """Put back the network's parameters from before the last ``step`` and end the run
+        (its lifted variables belong to the step that was undone)."""
+        self._state.rollback()
+
+    def fingerprint(self):
+        """SHA-256 of this run's training data (computed once)."""
+        if self._fingerprint is None:
+            from .checkpoint import data_fingerprint
+            self._fingerprint = data_fingerprint(self.X, self.Y)
+        return self._fingerprint
+
+    def save_checkpoint(self, path, history=None):
+        """Write everything needed to continue this run to ``path`` (see ``nnbcd.checkpoint``)."""
+        from .checkpoint import save_checkpoint
+        save_checkpoint(self, history if history is not None else History(), path)
 
     def variables(self):
         """Copies of every block: lists ``W``, ``b``, ``U``, ``V`` (index 0 is layer 1), with U
@@ -150,11 +174,14 @@ class BCD:
     overwrite_weights : bool
         After each sweep also set W_i ← G_i for compressed layers: projected BCD on W itself,
         as in the authors' notebooks. Off by default: it voids the monotone decrease of Φ.
+    divergence_factor : float > 0
+        ``fit`` stops with ``DivergenceError`` when Φ exceeds this many times its value at the
+        start (or is NaN/Inf), and puts back the parameters of the iteration before.
     """
 
     def __init__(self, gamma=DEFAULT_GAMMA, rho=DEFAULT_RHO, alpha=DEFAULT_ALPHA, tau=1.0,
                  train_bias=True, n_threads=0, weight_decay=0.0, overwrite_weights=False,
-                 tau_growth=1.05, tau_max=1e5, dense_iterations=0):
+                 tau_growth=1.05, tau_max=1e5, dense_iterations=0, divergence_factor=1e6):
         self.gamma = v.check_positive("gamma", gamma)
         self.rho = v.check_positive("rho", rho)
         self.alpha = v.check_positive("alpha", alpha)
@@ -172,6 +199,12 @@ class BCD:
             raise TypeError(f"overwrite_weights must be True or False, got {overwrite_weights!r}")
         self.overwrite_weights = bool(overwrite_weights)
         self.dense_iterations = v.check_int("dense_iterations", dense_iterations, 0)
+        self.divergence_factor = v.check_positive("divergence_factor", divergence_factor)
+
+    def settings(self):
+        """The settings that determine a run's result (all but ``n_threads`` and
+        ``divergence_factor``), as a dict."""
+        return {name: getattr(self, name) for name in SETTINGS}
 
     def start(self, model, X, y):
         """Lift the network on (X, y) and return the ``TrainingState`` to step.
@@ -181,6 +214,7 @@ class BCD:
         """
         X = model.check_input(X)
         Y, labels = _targets(y, X.shape[0], model.sizes[-1], model.dtype)
+        warn_if_oversubscribed(self.n_threads)
         needed, available = model.training_bytes(X.shape[0]), _available_memory()
         if available is not None and needed > available:
             raise MemoryError(
@@ -191,48 +225,98 @@ class BCD:
         return TrainingState(self, model, X, Y, labels)
 
     def fit(self, model, X, y, iterations, validation=None, callbacks=None, verbose=False,
-            eval_every=1):
-        """Train ``model`` in place for ``iterations`` BCD iterations; returns a ``History``.
+            eval_every=1, checkpoint=None, checkpoint_every=10):
+        """Train ``model`` in place up to iteration ``iterations``; returns a ``History``.
 
         validation : (X_val, y_val) with class indices, optional
-        callbacks : callables ``f(state, history)`` run after every iteration; one returning
-            True stops training.
+        callbacks : callables ``f(state, history)`` run after every iteration, with the
+            ``TrainingState`` (``state.model``, ``state.iteration``, ``state.tau``,
+            ``state.objective()``) and the ``History`` so far; one returning True stops
+            training. ``nnbcd.EarlyStopping`` is one.
         eval_every : measure train/validation accuracy every this many iterations (and always
             at the last one).
+        checkpoint : path, optional. When the file exists, training resumes from it: the
+            network, lifted variables, τ and history it holds replace the start (it must come
+            from the same architecture, data and settings; the same thread count gives
+            bit-identical results). The run is saved there, atomically, every
+            ``checkpoint_every`` iterations, when it ends, and when interrupted.
+
         Ctrl-C stops after the iteration in progress and returns what was trained so far.
+        An iteration that produces non-finite weights, or an objective above
+        ``divergence_factor`` times its value when ``fit`` started, is undone and raises
+        ``DivergenceError``: the model keeps the parameters of the iteration before, the
+        error's ``history`` attribute the record up to it.
         """
         iterations = v.check_int("iterations", iterations, 0)
         eval_every = v.check_int("eval_every", eval_every, 1)
-        if validation is not None:
-            if not isinstance(validation, (tuple, list)) or len(validation) != 2:
-                raise TypeError("validation must be a tuple (X_val, y_val)")
-            X_val = model.check_input(validation[0], "validation X")
-            _, val_labels = _targets(validation[1], X_val.shape[0], model.sizes[-1], model.dtype)
-            if val_labels is None:
-                raise ValueError("validation y must be 1-D class indices")
+        checkpoint_every = v.check_int("checkpoint_every", checkpoint_every, 1)
+        validation = _check_validation(model, validation)
         callbacks = list(callbacks or [])
         state = self.start(model, X, y)
         history = History()
+        if checkpoint is not None and os.path.exists(checkpoint):
+            from .checkpoint import restore_checkpoint
+            history = restore_checkpoint(state, checkpoint)
+        reference = state.objective()["total"]
         try:
-            for _ in range(iterations):
+            while state.iteration < iterations:
                 started = time.perf_counter()
-                state.step()
-                seconds = time.perf_counter() - started
-                evaluate = state.iteration % eval_every == 0 or state.iteration == iterations
-                train_acc = val_acc = None
-                if evaluate and state.labels is not None:
-                    train_acc = accuracy(model, state.X, state.labels, self.n_threads)
-                if evaluate and validation is not None:
-                    val_acc = accuracy(model, X_val, val_labels, self.n_threads)
-                history.append(state.iteration, state.objective(), train_acc, val_acc, seconds)
+                try:
+                    state.step()
+                except DivergenceError as error:
+                    error.history = history
+                    raise
+                self._record(state, history, time.perf_counter() - started, reference,
+                             validation, eval_every, iterations)
                 if verbose:
                     print(_progress_line(history), flush=True)
-                if any(callback(state, history) is True for callback in callbacks):
+                stop = any([callback(state, history) is True for callback in callbacks])
+                if checkpoint is not None and (stop or state.iteration % checkpoint_every == 0
+                                               or state.iteration == iterations):
+                    state.save_checkpoint(checkpoint, history)
+                if stop:
                     break
         except KeyboardInterrupt:
+            if not history or history.iteration[-1] != state.iteration:  # Ctrl-C after a step
+                self._record(state, history, float("nan"), reference, None, eval_every,
+                             iterations)
+            if checkpoint is not None:
+                state.save_checkpoint(checkpoint, history)
             warnings.warn(f"training interrupted after iteration {state.iteration}; the model "
                           "holds the parameters of that iteration", RuntimeWarning, stacklevel=2)
         return history
+
+    def _record(self, state, history, seconds, reference, validation, eval_every, iterations):
+        """Append the iteration just done to ``history``; undo it if the objective exploded."""
+        objective = state.objective()
+        if not objective["total"] <= self.divergence_factor * max(abs(reference), TINY):
+            state.rollback()
+            error = DivergenceError(
+                f"the objective exploded at iteration {state.iteration} ({objective['total']:.3e}"
+                f", {reference:.3e} when training started); the network keeps the parameters of "
+                f"iteration {state.iteration - 1}. Scale the inputs, or lower rho / raise alpha")
+            error.history = history
+            raise error
+        evaluate = state.iteration % eval_every == 0 or state.iteration == iterations
+        train_acc = val_acc = None
+        if evaluate and state.labels is not None:
+            train_acc = accuracy(state.model, state.X, state.labels, self.n_threads)
+        if evaluate and validation is not None:
+            val_acc = accuracy(state.model, *validation, self.n_threads)
+        history.append(state.iteration, objective, train_acc, val_acc, seconds)
+
+
+def _check_validation(model, validation):
+    """(X_val, labels) from ``validation``, or None."""
+    if validation is None:
+        return None
+    if not isinstance(validation, (tuple, list)) or len(validation) != 2:
+        raise TypeError("validation must be a tuple (X_val, y_val)")
+    X_val = model.check_input(validation[0], "validation X")
+    _, labels = _targets(validation[1], X_val.shape[0], model.sizes[-1], model.dtype)
+    if labels is None:
+        raise ValueError("validation y must be 1-D class indices")
+    return X_val, labels
 
 
 def _progress_line(history):

@@ -204,10 +204,16 @@ class MLP:
         return self.parameter_count / self.dense_parameter_count
 
     @property
+    def layer_parameter_counts(self):
+        """Per layer, (stored, dense) parameters, biases included: the TT cores, the non-zeros
+        of a pruned layer, or every weight of a dense one, against every weight."""
+        return [(self._stored_weights(i) + b.size, W.size + b.size)
+                for i, (W, b) in enumerate(zip(self.weights, self.biases))]
+
+    @property
     def layer_compression_ratios(self):
         """Per layer: (stored weights + biases) / (dense weights + biases)."""
-        return [(self._stored_weights(i) + b.size) / (W.size + b.size)
-                for i, (W, b) in enumerate(zip(self.weights, self.biases))]
+        return [stored / dense for stored, dense in self.layer_parameter_counts]
 
     def _pruned_layers(self):
         return [i for i, spec in enumerate(self.compression) if isinstance(spec, Pruned)]

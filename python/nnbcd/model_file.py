@@ -110,18 +110,21 @@ def _checksum(data, at):
 
 def dumps(model):
     """The model file's bytes (see ``save``)."""
-    meta = _metadata(model)
-    meta["crc32"] = "00000000"
-    data = bytearray(save_tensors(_tensors(model), metadata={"nnbcd": json.dumps(meta)}))
+    return encode(_metadata(model), _tensors(model))
+
+
+def encode(meta, tensors):
+    """safetensors bytes holding ``tensors`` and the JSON ``meta`` under the key "nnbcd", with
+    its "crc32" set to the CRC-32 of the whole file."""
+    meta = dict(meta, crc32="00000000")
+    data = bytearray(save_tensors(tensors, metadata={"nnbcd": json.dumps(meta)}))
     at = _checksum_position(data)
     data[at:at + 8] = b"%08x" % _checksum(data, at)
     return bytes(data)
 
 
-def save(model, path):
-    """Write ``model`` (an ``MLP`` or ``ConvNet``) to ``path`` as a safetensors model file,
-    atomically: a failed write leaves any existing file untouched."""
-    data = dumps(model)
+def write_atomic(data, path):
+    """Write ``data`` to ``path`` so that a failed write leaves any existing file untouched."""
     temporary = f"{os.fspath(path)}.tmp-{os.getpid()}"
     try:
         with open(temporary, "wb") as f:
@@ -132,19 +135,29 @@ def save(model, path):
             os.remove(temporary)
 
 
+def save(model, path):
+    """Write ``model`` (an ``MLP`` or ``ConvNet``) to ``path`` as a safetensors model file,
+    atomically: a failed write leaves any existing file untouched."""
+    write_atomic(dumps(model), path)
+
+
+def read(path):
+    """The bytes of the file at ``path``; ``ModelFileError`` if it is a directory."""
+    try:
+        with open(path, "rb") as f:
+            return f.read()
+    except IsADirectoryError:
+        raise ModelFileError(f"{path} is a directory, not a file") from None
+
+
 def load(path):
     """The model stored at ``path`` by ``model.save``; ``ModelFileError`` if it is not a valid
     nnbcd model file."""
-    try:
-        with open(path, "rb") as f:
-            data = f.read()
-    except IsADirectoryError:
-        raise ModelFileError(f"{path} is a directory, not a model file") from None
-    return loads(data, source=os.fspath(path))
+    return loads(read(path), source=os.fspath(path))
 
 
-def loads(data, source="model file"):
-    """The model held by the bytes of a model file (see ``load``)."""
+def decode(data, source):
+    """(metadata, tensors) of a file written by ``encode``, its checksum verified."""
     data = bytes(data)
     try:
         tensors = load_tensors(data)
@@ -161,6 +174,12 @@ def loads(data, source="model file"):
         if stored != _checksum(data, at):
             raise ModelFileError(f"{source}: the file does not match its checksum (it is "
                                  "corrupt)")
+    return meta, tensors
+
+
+def loads(data, source="model file"):
+    """The model held by the bytes of a model file (see ``load``)."""
+    meta, tensors = decode(data, source)
     try:
         return _rebuild(meta, tensors)
     except ModelFileError as e:

@@ -63,7 +63,7 @@ class Bcd {
   // trained in place. U and V start from the network's forward pass.
   Bcd(Mlp<T>& net, ConstMatrixMap<T> X, ConstMatrixMap<T> Y, const Hyperparameters<T>& h,
       int n_threads = 0)
-      : net_(net), X_(X), Y_(Y), h_(h), n_threads_(n_threads) {
+      : net_(net), X_(X), Y_(Y), h_(h), n_threads_(n_threads), last_good_(net) {
     h_.validate();
     if (X.rows() != net.sizes().front())
       throw std::invalid_argument("nnbcd: X has " + std::to_string(X.rows()) +
@@ -109,41 +109,76 @@ class Bcd {
     h_ = h;
   }
 
-  // One backward sweep, output layer first (DESIGN §2 steps 1-6).
+  // The tau of the schedule: what tau() returns once the dense warm start is over.
+  T scheduled_tau() const { return h_.tau; }
+
+  // One backward sweep (DESIGN §2). A sweep that fails numerically (a Cholesky factorisation
+  // that breaks down, non-finite weights) is undone, see rollback, and throws DivergenceError.
   void step() {
+    if (diverged_)
+      throw DivergenceError("nnbcd: this run diverged at iteration " +
+                            std::to_string(iteration_) +
+                            "; its lifted variables are invalid: start a new run");
     ThreadScope scope(n_threads_);
-    const Index N = n_layers();
-    const Index out = N - 1;
-    const T tau_now = tau();
-    Layer<T>& last = net_.layer(out);
-    update_output_v<T>(Y_, U_[out], V_[out], h_.gamma, h_.alpha);
-    ensure_product(out);
-    update_output_u<T>(V_[out], WV_[out], last.b, U_[out], h_.gamma, h_.rho);
-    update_layer_parameters(out, tau_now);
-    for (Index i = N - 2; i >= 0; --i) {
-      const Layer<T>& above = net_.layer(i + 1);
-      update_hidden_v<T>(U_[i], U_[i + 1], above.W, above.b, V_[i], h_.rho, h_.gamma);
-      product_valid_[i + 1] = false;
-      ensure_product(i);
-      update_hidden_u<T>(units(i, V_[i]), units(i, WV_[i]), net_.layer(i).b, units(i, U_[i]),
-                         h_.rho, h_.gamma, h_.alpha);
-      update_layer_parameters(i, tau_now);
+    last_good_ = net_;  // same shapes: copies into the existing storage
+    const std::string kept = "; the network keeps the parameters of iteration " +
+                             std::to_string(iteration_) +
+                             ". Scale the inputs, raise alpha, or train in float64";
+    try {
+      sweep();
+    } catch (const std::runtime_error& e) {
+      rollback();
+      throw DivergenceError(std::string(e.what()) + " at iteration " +
+                            std::to_string(iteration_ + 1) + kept);
+    } catch (...) {
+      rollback();
+      throw;
     }
-    // Step 7 for every compressed layer at once: each G_i only meets W_i, so projecting after
-    // the sweep is the same block update, and a global pruning threshold sees every W_i.
-    net_.project(iteration_ + 1, /*keep_if_closer=*/true);
-    if (h_.overwrite_weights)
-      for (Index i = 0; i < N; ++i)
-        if (net_.layer(i).compressed()) {
-          net_.layer(i).W = net_.layer(i).G;
-          product_valid_[i] = false;
-        }
-    if (iteration_ >= h_.dense_iterations) h_.tau = std::min(h_.tau * h_.tau_growth, h_.tau_max);
     ++iteration_;
-    if (!net_.all_finite())
-      throw DivergenceError(
-          "nnbcd: the iteration produced non-finite weights; scale the inputs, or lower rho / "
-          "raise alpha");
+    if (!net_.all_finite()) {
+      rollback();
+      throw DivergenceError("nnbcd: iteration " + std::to_string(iteration_) +
+                            " produced non-finite weights" + kept);
+    }
+  }
+
+  // Puts back the network's parameters from before the last step (e.g. after the objective
+  // exploded) and ends the run: the lifted variables belong to the step that was undone.
+  void rollback() {
+    net_ = last_good_;
+    product_valid_.assign(product_valid_.size(), false);
+    diverged_ = true;
+  }
+
+  // Continues a run from a checkpoint: the network's parameters must already be the saved ones;
+  // this sets the iteration count, the schedule's tau and the lifted variables U_i, V_i.
+  void restore(Index iteration, T scheduled_tau, std::vector<Matrix<T>> U,
+               std::vector<Matrix<T>> V) {
+    const Index N = n_layers();
+    if (iteration < 0) throw std::invalid_argument("nnbcd: iteration must be >= 0");
+    if (static_cast<Index>(U.size()) != N || static_cast<Index>(V.size()) != N)
+      throw std::invalid_argument("nnbcd: U and V need one matrix per layer");
+    for (Index i = 0; i < N; ++i) {
+      const auto& u = U[static_cast<std::size_t>(i)];
+      const auto& v = V[static_cast<std::size_t>(i)];
+      const Index rows = net_.sizes()[static_cast<std::size_t>(i + 1)];
+      if (u.rows() != rows || u.cols() != n_samples() || v.rows() != rows ||
+          v.cols() != n_samples())
+        throw std::invalid_argument("nnbcd: U_" + std::to_string(i) + " and V_" +
+                                    std::to_string(i) + " must be " + std::to_string(rows) +
+                                    " x " + std::to_string(n_samples()));
+      if (!u.allFinite() || !v.allFinite())
+        throw std::invalid_argument("nnbcd: U and V must be finite");
+    }
+    Hyperparameters<T> h = h_;
+    h.tau = scheduled_tau;
+    h.validate();
+    h_ = h;
+    iteration_ = iteration;
+    U_ = std::move(U);
+    V_ = std::move(V);
+    product_valid_.assign(product_valid_.size(), false);
+    diverged_ = false;
   }
 
   // Phi and its terms at the current point. Computes each W_i V_{i-1} once and keeps it: the
@@ -187,6 +222,37 @@ class Bcd {
     return e.template cast<double>().squaredNorm();
   }
 
+  // Steps 1-7 for every layer, output layer first, then tau's schedule.
+  void sweep() {
+    const Index N = n_layers();
+    const Index out = N - 1;
+    const T tau_now = tau();
+    Layer<T>& last = net_.layer(out);
+    update_output_v<T>(Y_, U_[out], V_[out], h_.gamma, h_.alpha);
+    ensure_product(out);
+    update_output_u<T>(V_[out], WV_[out], last.b, U_[out], h_.gamma, h_.rho);
+    update_layer_parameters(out, tau_now);
+    for (Index i = N - 2; i >= 0; --i) {
+      const Layer<T>& above = net_.layer(i + 1);
+      update_hidden_v<T>(U_[i], U_[i + 1], above.W, above.b, V_[i], h_.rho, h_.gamma);
+      product_valid_[i + 1] = false;
+      ensure_product(i);
+      update_hidden_u<T>(units(i, V_[i]), units(i, WV_[i]), net_.layer(i).b, units(i, U_[i]),
+                         h_.rho, h_.gamma, h_.alpha);
+      update_layer_parameters(i, tau_now);
+    }
+    // Step 7 for every compressed layer at once: each G_i only meets W_i, so projecting after
+    // the sweep is the same block update, and a global pruning threshold sees every W_i.
+    net_.project(iteration_ + 1, /*keep_if_closer=*/true);
+    if (h_.overwrite_weights)
+      for (Index i = 0; i < N; ++i)
+        if (net_.layer(i).compressed()) {
+          net_.layer(i).W = net_.layer(i).G;
+          product_valid_[i] = false;
+        }
+    if (iteration_ >= h_.dense_iterations) h_.tau = std::min(h_.tau * h_.tau_growth, h_.tau_max);
+  }
+
   // What W_i multiplies: V_{i-1}, X, or the patches of X for a convolution.
   Eigen::Ref<const Matrix<T>> input(Index i) const {
     if (i == 0) return net_.conv().active() ? Eigen::Ref<const Matrix<T>>(patches_) : X_;
@@ -227,6 +293,8 @@ class Bcd {
   Matrix<T> patches_;  // im2col(X) when the first layer is a convolution
   std::vector<Matrix<T>> U_, V_, WV_;
   std::vector<bool> product_valid_;
+  Mlp<T> last_good_;  // the network's parameters before the step in progress
+  bool diverged_ = false;
 };
 
 }  // namespace nnbcd

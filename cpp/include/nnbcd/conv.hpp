@@ -22,6 +22,10 @@ struct ConvGeometry {
   Index filters = 0, kernel = 0, stride = 1;
 
   bool active() const { return filters > 0; }
+  bool operator==(const ConvGeometry& o) const {
+    return height == o.height && width == o.width && channels == o.channels &&
+           filters == o.filters && kernel == o.kernel && stride == o.stride;
+  }
   Index out_height() const { return (height - kernel) / stride + 1; }
   Index out_width() const { return (width - kernel) / stride + 1; }
   Index positions() const { return out_height() * out_width(); }

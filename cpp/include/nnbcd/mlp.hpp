@@ -134,7 +134,8 @@ struct Layer {
   }
 
   // G from given cores (a saved model): their modes must be the layout's, their ranks at most
-  // the layer's rank. W is set to G, so that training resumes from the deployed weights.
+  // the layer's rank (or its initial rank, saved while annealing). W is set to G, so that
+  // training resumes from the deployed weights.
   void restore_tensor_train(TensorTrain<T> cores) {
     if (cores.modes != compression.format.tensor_modes() ||
         cores.cores.size() != cores.modes.size())
@@ -147,7 +148,8 @@ struct Layer {
     }
     if (r_prev != 1) throw std::invalid_argument("nnbcd: the last core must end with rank 1");
     const auto ranks = cores.ranks();
-    if (*std::max_element(ranks.begin(), ranks.end()) > compression.rank)
+    if (*std::max_element(ranks.begin(), ranks.end()) >
+        std::max(compression.rank, compression.initial_rank))
       throw std::invalid_argument("nnbcd: the cores' ranks exceed the layer's TT rank");
     TtDeployment deployment = deploy(cores);
     install(std::move(cores), deployment);
@@ -372,6 +374,18 @@ class Mlp {
       l.apply(patches, chunk);
       Y.middleCols(j, m) = Eigen::Map<const Matrix<T>>(chunk.data(), Y.rows(), m);
     }
+  }
+
+  // Takes every parameter of `other`, a network of the same architecture (e.g. a copy kept
+  // as a snapshot). The storage is reused, so views of W, b and G stay valid.
+  void assign(const Mlp& other) {
+    bool same = sizes_ == other.sizes_ && conv_ == other.conv_;
+    for (std::size_t i = 0; same && i < layers_.size(); ++i)
+      same = layers_[i].compression.kind == other.layers_[i].compression.kind &&
+             layers_[i].G.size() == other.layers_[i].G.size();
+    if (!same)
+      throw std::invalid_argument("nnbcd: assign needs a network of the same architecture");
+    layers_ = other.layers_;
   }
 
   bool all_finite() const {

@@ -1,0 +1,325 @@
+"""What ``NNBCDClassifier`` and ``NNBCDRegressor`` share: the hyperparameters and their checks,
+the network they build, and the training run (warm start, early stopping).
+
+A subclass says how its targets become the network's targets (``_targets``) and how a
+validation set is scored (``_validation_score``); everything else lives here once.
+"""
+
+import numbers
+import string
+from types import SimpleNamespace
+
+import numpy as np
+from sklearn.base import BaseEstimator
+from sklearn.model_selection import train_test_split
+from sklearn.utils import check_random_state
+from sklearn.utils.validation import check_array, check_is_fitted, validate_data
+
+from . import _validation as v
+from .bcd import BCD
+from .compression import Pruned, TensorTrain
+from .mlp import MLP
+from .model_file import dumps, loads
+
+COMPRESSIONS = (None, "prune", "tt")
+
+# The shared part of both estimators' docstrings (numpydoc), between a summary and the
+# attributes each one adds; ``parameters_doc`` fills in what differs.
+_PARAMETERS_DOC = string.Template("""
+    Parameters
+    ----------
+    hidden_layer_sizes : int or tuple of int, default=(256,)
+        Widths of the hidden (ReLU) layers; the output layer is linear.
+    gamma, rho, alpha : float > 0, default=1.0
+        Weights of the objective's terms (see ``nnbcd.BCD``).
+    tau, tau_growth, tau_max : float, default=1.0, 1.05, 1e5
+        The coupling of compressed layers to their compressed copies and its schedule (see
+        ``nnbcd.BCD``); unused without compression. With ``warm_start`` τ continues from where
+        the previous fit stopped (``tau_``), not from ``tau``.
+    weight_decay : float >= 0, default=0.003
+        L2 penalty per training sample: the objective's λ/2 Σ||W_i||² has
+        λ = weight_decay × n_samples, so the same value suits small and large data sets
+        (as scikit-learn's ``MLPClassifier(alpha=...)``). Without it BCD fits the training set
+        almost perfectly and generalises worse.
+    max_iter : int >= 1, default=200
+        BCD iterations per call to ``fit``.
+    compression : {None, "prune", "tt"}, default=None
+        None trains a dense network; "prune" prunes every hidden layer (all but the output
+        layer) to ``sparsity`` by magnitude (``nnbcd.Pruned``); "tt" compresses every hidden
+        layer to a tensor train of rank ``tt_rank`` (``nnbcd.TensorTrain`` with its default
+        modes).
+    sparsity : float in [0, 1), default=0.9
+        Fraction of zero weights in each pruned layer.
+    tt_rank : int >= 1, default=8
+        Maximum TT rank of each TT-compressed layer.
+    early_stopping : bool, default=False
+        Hold out ``validation_fraction`` of the training data and score the deployed
+        network on it after every iteration:
+        $score.
+        Stop when the score has not improved by at least ``tol`` for ``n_iter_no_change``
+        consecutive iterations, and keep the network of the best iteration.
+    validation_fraction : float in (0, 1), default=0.1
+        Share of the training data held out for early stopping (at least 2 samples).
+    n_iter_no_change : int >= 1, default=10
+        Iterations without improvement after which early stopping stops.
+    tol : float >= 0, default=1e-4
+        The improvement of the validation score that counts as one, for early stopping.
+    warm_start : bool, default=False
+        True: ``fit`` continues training the fitted network (``model_``) for another
+        ``max_iter`` iterations instead of starting a new one. The architecture, compression
+        and dtype must be those of the fitted network, and
+        $warm_targets.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the initialisation and the early-stopping split.
+    n_threads : int >= 0, default=0
+        Threads of the C++ core, for training and prediction; 0 = all cores. The same
+        ``random_state``, data and thread count give bit-identical results.
+    dtype : {"float32", "float64"}, default="float32"
+        Precision of the network and of training.
+    verbose : bool, default=False
+        Print one line per iteration.
+""")
+
+
+def parameters_doc(score, warm_targets):
+    """The Parameters section of an estimator's docstring: ``score`` says what early stopping
+    scores, ``warm_targets`` what a warm start requires of y."""
+    return _PARAMETERS_DOC.substitute(score=score, warm_targets=warm_targets)
+
+COMMON_ATTRIBUTES_DOC = """
+    model_ : nnbcd.MLP
+        The trained network (its compressed layers deployed).
+    history_ : nnbcd.History
+        Per-iteration record of the last call to ``fit``.
+    n_iter_ : int
+        Iterations the last call to ``fit`` ran (as scikit-learn's MLP, it restarts at each
+        call, also with ``warm_start``).
+    tau_ : float
+        The τ the next iteration would use: where a warm start continues the schedule.
+    validation_scores_ : list of float or None
+        The validation score after each iteration with ``early_stopping``, else None.
+    best_validation_score_ : float or None
+        The best of ``validation_scores_`` (the kept network's), else None.
+    n_features_in_ : int
+        Number of features seen during ``fit``.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Names of the features seen during ``fit``, when X has string column names.
+"""
+
+
+def _check_bool(name, value):
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be True or False, got {value!r}")
+    return bool(value)
+
+
+def _check_hidden_layer_sizes(value):
+    sizes = [value] if isinstance(value, numbers.Integral) else value
+    try:
+        sizes = list(sizes)
+    except TypeError:
+        raise TypeError("hidden_layer_sizes must be an int or a tuple of ints, got "
+                        f"{value!r}") from None
+    for size in sizes:
+        if isinstance(size, bool) or not isinstance(size, numbers.Integral) or size < 1:
+            raise ValueError(f"hidden_layer_sizes must hold ints >= 1, got {value!r}")
+    return [int(size) for size in sizes]
+
+
+class NNBCDEstimator(BaseEstimator):
+    """Base of the NN-BCD estimators; not for direct use. ``__init__`` stores the
+    hyperparameters verbatim; ``fit`` checks them."""
+
+    def __init__(self, hidden_layer_sizes=(256,), *, gamma=1.0, rho=1.0, alpha=1.0, tau=1.0,
+                 tau_growth=1.05, tau_max=1e5, weight_decay=0.003, max_iter=200,
+                 compression=None, sparsity=0.9, tt_rank=8, early_stopping=False,
+                 validation_fraction=0.1, n_iter_no_change=10, tol=1e-4, warm_start=False,
+                 random_state=None, n_threads=0, dtype="float32", verbose=False):
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.gamma = gamma
+        self.rho = rho
+        self.alpha = alpha
+        self.tau = tau
+        self.tau_growth = tau_growth
+        self.tau_max = tau_max
+        self.weight_decay = weight_decay
+        self.max_iter = max_iter
+        self.compression = compression
+        self.sparsity = sparsity
+        self.tt_rank = tt_rank
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.tol = tol
+        self.warm_start = warm_start
+        self.random_state = random_state
+        self.n_threads = n_threads
+        self.dtype = dtype
+        self.verbose = verbose
+
+    # --- what a subclass defines --------------------------------------------------------
+
+    # dtype the targets are read in by check_array (None: any, e.g. string labels)
+    _y_dtype = None
+
+    def _targets(self, y, warm):
+        """The network's targets for ``BCD.fit`` (1-D class indices or 2-D regression targets),
+        the number of outputs, and the labels to stratify the early-stopping split by (or
+        None). Sets the target attributes (``classes_``, ``y_mean_``, ...)."""
+        raise NotImplementedError
+
+    def _validation_score(self, model, X_val, T_val):
+        """The early-stopping score (higher is better) of ``model`` on a held-out part."""
+        raise NotImplementedError
+
+    # --- shared ---------------------------------------------------------------------------
+
+    def _settings(self):
+        """Every hyperparameter checked (a clear error naming the bad one), as a namespace."""
+        if self.compression not in COMPRESSIONS:
+            raise ValueError(f"compression must be one of {COMPRESSIONS}, got "
+                             f"{self.compression!r}")
+        fraction = v.check_real("validation_fraction", self.validation_fraction)
+        if not 0.0 < fraction < 1.0:
+            raise ValueError(f"validation_fraction must be in (0, 1), got {fraction!r}")
+        verbose = self.verbose
+        if not isinstance(verbose, (bool, np.bool_, numbers.Integral)):
+            raise TypeError(f"verbose must be True or False, got {verbose!r}")
+        s = SimpleNamespace(
+            hidden=_check_hidden_layer_sizes(self.hidden_layer_sizes),
+            weight_decay=v.check_non_negative("weight_decay", self.weight_decay),
+            max_iter=v.check_int("max_iter", self.max_iter, 1),
+            sparsity=v.check_sparsity(self.sparsity),
+            tt_rank=v.check_int("tt_rank", self.tt_rank, 1),
+            early_stopping=_check_bool("early_stopping", self.early_stopping),
+            validation_fraction=fraction,
+            n_iter_no_change=v.check_int("n_iter_no_change", self.n_iter_no_change, 1),
+            tol=v.check_non_negative("tol", self.tol),
+            warm_start=_check_bool("warm_start", self.warm_start),
+            n_threads=v.check_threads(self.n_threads),
+            dtype=v.check_dtype(self.dtype),
+            verbose=bool(verbose),
+        )
+        # The schedule's own checks (gamma > 0, tau_max >= tau, ...), with BCD's messages.
+        BCD(gamma=self.gamma, rho=self.rho, alpha=self.alpha, tau=self.tau,
+            tau_growth=self.tau_growth, tau_max=self.tau_max)
+        return s
+
+    def _compression_specs(self, s, n_layers):
+        """One compression spec per layer: every hidden layer compressed, the output dense."""
+        specs = [None] * n_layers
+        if self.compression == "prune":
+            specs[:-1] = [Pruned(s.sparsity)] * (n_layers - 1)
+        elif self.compression == "tt":
+            specs[:-1] = [TensorTrain(s.tt_rank)] * (n_layers - 1)
+        return specs
+
+    def _check_same_network(self, sizes, specs, dtype):
+        """A warm start trains the fitted network further: it must be the one now asked for."""
+        model = self.model_
+        changes = []
+        if list(model.sizes) != list(sizes):
+            changes.append(f"layer sizes {list(model.sizes)} -> {list(sizes)}")
+        if list(model.compression) != list(specs):
+            changes.append(f"compression {list(model.compression)} -> {list(specs)}")
+        if model.dtype != np.dtype(dtype):
+            changes.append(f"dtype {model.dtype.name} -> {np.dtype(dtype).name}")
+        if changes:
+            raise ValueError(
+                "warm_start=True continues training the fitted network, but the network asked "
+                f"for differs from it ({'; '.join(changes)}); set warm_start=False to train a "
+                "new network"
+            )
+
+    def _fit(self, X, y):
+        """Check the data, build (or, with ``warm_start``, reuse) the network and train it."""
+        s = self._settings()
+        if y is None:
+            raise ValueError(f"{type(self).__name__} requires y to be passed, but the target y "
+                             "is None")
+        warm = s.warm_start and hasattr(self, "model_")
+        # A warm start keeps n_features_in_ and checks X against it.
+        X = validate_data(self, X, reset=not warm, dtype=s.dtype, order="C")
+        y = check_array(y, ensure_2d=False, dtype=self._y_dtype, input_name="y")
+        if y.shape[0] != X.shape[0]:
+            raise ValueError(f"X has {X.shape[0]} samples but y has {y.shape[0]}")
+        T, n_outputs, stratify = self._targets(y, warm)
+
+        rng = check_random_state(self.random_state)
+        seed = int(rng.randint(np.iinfo(np.int32).max))
+        X_val = T_val = None
+        if s.early_stopping:
+            X, X_val, T, T_val = train_test_split(
+                X, T, test_size=s.validation_fraction, random_state=rng, stratify=stratify)
+            if X_val.shape[0] < 2:
+                raise ValueError(
+                    f"the early-stopping validation set has {X_val.shape[0]} sample(s); it "
+                    "needs at least 2: increase validation_fraction or the data, or set "
+                    "early_stopping=False")
+            X = np.ascontiguousarray(X)
+
+        sizes = [X.shape[1], *s.hidden, n_outputs]
+        specs = self._compression_specs(s, len(sizes) - 1)
+        if warm:
+            self._check_same_network(sizes, specs, s.dtype)
+            model, tau = self.model_, min(self.tau_, self.tau_max)
+        else:
+            model, tau = MLP(sizes, compression=specs, seed=seed, dtype=s.dtype), self.tau
+        trainer = BCD(gamma=self.gamma, rho=self.rho, alpha=self.alpha, tau=tau,
+                      tau_growth=self.tau_growth, tau_max=self.tau_max, n_threads=s.n_threads,
+                      weight_decay=s.weight_decay * X.shape[0])
+
+        run = _Run(self, s, X_val, T_val, tau)
+        history = trainer.fit(model, X, T, s.max_iter, callbacks=[run], verbose=s.verbose)
+        self.model_ = run.best_model(model)
+        self.history_ = history
+        self.n_iter_ = len(history)
+        self.tau_ = run.tau
+        self.validation_scores_ = run.scores if s.early_stopping else None
+        self.best_validation_score_ = run.best_score if s.early_stopping else None
+        return self
+
+    def _outputs(self, X):
+        """The fitted network's outputs for X, (n_samples, n_outputs), X checked as in fit."""
+        check_is_fitted(self, "model_")
+        X = validate_data(self, X, reset=False, dtype=self.model_.dtype, order="C")
+        return self.model_.decision_function(X, self.n_threads)
+
+
+class _Run:
+    """The callback of one ``fit``: follows τ, and with early stopping scores the validation
+    set, keeps a snapshot of the best network and says when to stop."""
+
+    def __init__(self, estimator, settings, X_val, T_val, tau):
+        self.estimator, self.s = estimator, settings
+        self.X_val, self.T_val = X_val, T_val
+        self.tau = tau
+        self.scores, self.best_score = [], -np.inf
+        self.no_improvement = 0
+        self.best = None  # (model file bytes, dense W_i, tau, iteration) of the best iteration
+
+    def __call__(self, state, history):
+        self.tau = state.tau
+        if not self.s.early_stopping:
+            return False
+        score = float(self.estimator._validation_score(state.model, self.X_val, self.T_val))
+        self.scores.append(score)
+        self.no_improvement = (self.no_improvement + 1
+                               if score < self.best_score + self.s.tol else 0)
+        if score > self.best_score:
+            self.best_score = score
+            model = state.model
+            self.best = (dumps(model), [W.copy() for W in model.weights], state.tau,
+                         state.iteration)
+        return self.no_improvement >= self.s.n_iter_no_change
+
+    def best_model(self, model):
+        """``model`` itself, or with early stopping the network of the best iteration: the
+        deployed network exactly as saved, and its dense W_i (what a warm start continues)."""
+        if self.best is None or self.best[3] == model.training_["iterations"]:
+            return model
+        data, weights, self.tau, _ = self.best
+        best = loads(data)
+        for W, saved in zip(best.weights, weights):
+            W[...] = saved
+        return best

@@ -1,0 +1,121 @@
+"""Checkpoints: everything a BCD run needs to continue exactly where it stopped.
+
+A checkpoint is a safetensors file in the model file's container (``nnbcd.model_file``): the
+deployed network as in a model file, plus the training weights W_i of compressed layers, the
+lifted variables U_i and V_i, and under the metadata key "checkpoint" the iteration, the τ of
+the schedule, the trainer's settings, a SHA-256 of the training data and the history so far.
+Resuming with the same data, settings and thread count gives bit-identical results.
+"""
+
+import dataclasses
+import hashlib
+import os
+
+import numpy as np
+
+from .history import History
+from .model_file import (ModelFileError, _metadata, _restore_layer, _tensor, _tensors, decode,
+                         encode, read, write_atomic)
+
+FORMAT = "nnbcd.checkpoint"
+VERSION = 1
+# Metadata that may differ between the network being trained and the one checkpointed (the
+# initialisation does not matter: the checkpoint's parameters replace it).
+_NOT_ARCHITECTURE = ("training", "library_version", "checkpoint", "crc32", "init", "init_scale",
+                     "seed")
+
+
+def data_fingerprint(X, Y):
+    """SHA-256 of the training inputs and targets (values, shapes and dtype)."""
+    digest = hashlib.sha256()
+    for array in (X, Y):
+        digest.update(f"{array.dtype.str}{array.shape}".encode())
+        digest.update(memoryview(np.ascontiguousarray(array)).cast("B"))
+    return digest.hexdigest()
+
+
+def save_checkpoint(state, history, path):
+    """Write the state of a training run (a ``TrainingState``) and its ``History`` to ``path``,
+    atomically: an interrupted write leaves the previous checkpoint intact."""
+    model = state.model
+    meta = _metadata(model)
+    meta["checkpoint"] = {
+        "format": FORMAT, "version": VERSION, "iteration": state.iteration,
+        "scheduled_tau": float(state.scheduled_tau), "trainer": state.trainer.settings(),
+        "data_sha256": state.fingerprint(), "history": dataclasses.asdict(history)}
+    tensors = _tensors(model)
+    for i, spec in enumerate(model.compression):
+        if spec is not None:
+            tensors[f"training.{i}.weight"] = np.ascontiguousarray(model.weights[i])
+    for i in range(model.n_layers):
+        # (d_i, n) column-major from the core: its transpose is C-contiguous without a copy.
+        tensors[f"training.{i}.U"] = np.ascontiguousarray(state._state.U(i).T)
+        tensors[f"training.{i}.V"] = np.ascontiguousarray(state._state.V(i).T)
+    write_atomic(encode(meta, tensors), path)
+
+
+def restore_checkpoint(state, path):
+    """Put the run saved at ``path`` into ``state`` (just started on the same network and data
+    by the same trainer settings) and return its ``History``. ``ValueError`` names what differs;
+    ``ModelFileError`` if the file is corrupt."""
+    source = os.fspath(path)
+    meta, tensors = decode(read(path), source)
+    saved = meta.get("checkpoint") if isinstance(meta, dict) else None
+    if not isinstance(saved, dict) or saved.get("format") != FORMAT:
+        raise ModelFileError(f"{source}: not an nnbcd checkpoint")
+    if saved.get("version") != VERSION:
+        raise ModelFileError(f"{source}: checkpoint version {saved.get('version')!r} is not "
+                             f"supported (this nnbcd reads version {VERSION})")
+    model = state.model
+    _check_same("network", _architecture(meta), _architecture(_metadata(model)), source)
+    _check_same("trainer settings", saved.get("trainer"), state.trainer.settings(), source)
+    if saved.get("data_sha256") != state.fingerprint():
+        raise ValueError(f"checkpoint {source} was written for different training data (X, y); "
+                         "resume with the data it was trained on, or start a new checkpoint")
+    try:
+        used = _restore_network(model, tensors)
+        n, dtype = state.X.shape[0], model.dtype
+        names = [[f"training.{i}.{kind}" for i in range(model.n_layers)] for kind in "UV"]
+        lifted = [[np.asarray(_tensor(tensors, name, (n, d), dtype)).T
+                   for name, d in zip(kind, model.sizes[1:])] for kind in names]
+        unexpected = sorted(set(tensors) - used - set(names[0]) - set(names[1]))
+        if unexpected:
+            raise ModelFileError(f"unexpected tensors {unexpected}")
+        state._state.restore(saved["iteration"], saved["scheduled_tau"], *lifted)
+        history = History(**saved["history"])
+    except ModelFileError as e:
+        raise ModelFileError(f"{source}: {e}") from None
+    except (ValueError, TypeError, KeyError) as e:
+        raise ModelFileError(f"{source}: inconsistent checkpoint ({e})") from None
+    state.iteration = saved["iteration"]
+    model.training_ = meta.get("training")
+    return history
+
+
+def _architecture(meta):
+    return {key: value for key, value in meta.items() if key not in _NOT_ARCHITECTURE}
+
+
+def _check_same(what, saved, current, source):
+    if saved != current:
+        differ = sorted(key for key in set(saved or {}) | set(current)
+                        if (saved or {}).get(key) != current.get(key))
+        raise ValueError(f"checkpoint {source} was written with different {what} (differs in "
+                         f"{differ}); resume with the same ones, or start a new checkpoint")
+
+
+def _restore_network(model, tensors):
+    """The saved parameters, into the network being trained (in place: the run holds it);
+    returns the names of the tensors used."""
+    used = set()
+    for i, spec in enumerate(model.compression):
+        used |= _restore_layer(model, i, spec, tensors)  # G (and W <- G) from its stored form
+        if spec is not None:
+            name = f"training.{i}.weight"
+            model.weights[i][...] = _tensor(tensors, name, model.weights[i].shape, model.dtype)
+            used.add(name)
+        name = f"layers.{i}.bias"
+        model.biases[i][...] = _tensor(tensors, name, model.biases[i].shape, model.dtype)
+        used.add(name)
+    model._net.check_global_pruning()
+    return used
