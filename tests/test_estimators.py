@@ -29,7 +29,8 @@ SMALL = dict(hidden_layer_sizes=(16,), max_iter=20, n_threads=1)
 _UNSCALED = ("these checks fit unscaled X ~ N(100, 1): the hidden activations V are ~100 and "
              "nearly rank 2, so the output layer's weight-update system alpha*I + rho*V V^T "
              "has condition ~1e7 ~ 1/eps(float32) and the core's float32 Cholesky fails "
-             "(DivergenceError, the iteration undone); float64 passes, and scaled X is what nnbcd asks for")
+             "(DivergenceError, the iteration undone); float64 passes, and scaled X is what "
+             "nnbcd asks for")
 FLOAT32_EXPECTED_FAILURES = {
     "check_fit_idempotent": _UNSCALED,
     "check_fit_check_is_fitted": _UNSCALED,
