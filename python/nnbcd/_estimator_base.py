@@ -72,7 +72,7 @@ _PARAMETERS_DOC = string.Template("""
     random_state : int, RandomState instance or None, default=None
         Seeds the initialisation and the early-stopping split.
     n_threads : int >= 0, default=0
-        Threads of the C++ core, for training and prediction; 0 = all cores. The same
+        Threads of the C++ core, for training and prediction; 0 = the usable cores. The same
         ``random_state``, data and thread count give bit-identical results.
     dtype : {"float32", "float64"}, default="float32"
         Precision of the network and of training.

@@ -67,6 +67,7 @@ def _targets(y, n_samples, n_outputs, dtype):
 
 
 def accuracy(model, X, labels, n_threads=0):
+    """Fraction of the samples of ``X`` that ``model`` puts in class ``labels``."""
     return float(np.mean(model.predict(X, n_threads) == labels))
 
 
@@ -168,7 +169,7 @@ class BCD:
     train_bias : bool
         False freezes the biases (at zero from the initialisation), as the authors' notebooks do.
     n_threads : int
-        Threads for the C++ core; 0 = all cores.
+        Threads for the C++ core; 0 = the usable cores (see ``nnbcd.threads``).
     weight_decay : float >= 0
         λ/2 Σ||W_i||², solved in closed form inside the weight update.
     overwrite_weights : bool

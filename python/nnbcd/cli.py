@@ -5,7 +5,8 @@ MNIST directory, or a .npz/.csv file, and writes the model file, the history and
 ``nnbcd evaluate MODEL DATA`` repeats the test accuracy of a model; ``nnbcd info MODEL`` shows its
 architecture and compression; ``cmakedir`` and ``cmake-prefix-path`` locate the C++ package for
 CMake. Every error is one line ``nnbcd: error: ...`` on stderr, exit status 2 for a bad command
-line and 1 for bad data or a failed run.
+line, 1 for bad data or a failed run, 130 when interrupted outside training (Ctrl-C during
+training stops after the iteration in progress and writes what was trained).
 """
 
 import argparse
@@ -104,7 +105,7 @@ def _add_data_options(parser, test_size, seed, default_text):
 def _add_threads(parser):
     """--threads, of training and prediction."""
     parser.add_argument("--threads", type=_NON_NEGATIVE, default=0, metavar="N",
-                        help="threads of the C++ core (default: 0 = all cores)")
+                        help="threads of the C++ core (default: 0 = the usable cores)")
 
 
 def _add_train(commands):

@@ -57,6 +57,8 @@ class ConvNet(MLP):
         return (self._geometry.out_height, self._geometry.out_width, self.filters)
 
     def check_input(self, X, name="X"):
+        """``X`` as flattened HWC images, (n_samples, H*W*C), from (n, H, W, C), (n, H, W)
+        (one channel) or (n, H*W*C); ``ValueError`` naming ``name`` otherwise."""
         X = np.asarray(X)
         height, width, channels = self.input_shape
         images = (height, width, channels) if channels > 1 or X.ndim == 4 else (height, width)

@@ -20,6 +20,7 @@ class History:
     seconds: list = field(default_factory=list)
 
     def append(self, iteration, objective, train_accuracy, validation_accuracy, seconds):
+        """Record one iteration."""
         self.iteration.append(iteration)
         self.objective.append(objective)
         self.train_accuracy.append(train_accuracy)

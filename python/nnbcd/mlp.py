@@ -21,6 +21,7 @@ def _init_weight(rng, init, d_out, d_in, scale, dtype):
 
 
 def check_sizes(sizes):
+    """``sizes`` as a list of at least two positive layer widths."""
     try:
         sizes = [int(s) for s in sizes]
     except (TypeError, ValueError):
@@ -129,6 +130,7 @@ class MLP:
 
     @property
     def n_layers(self):
+        """Number of weight layers (len(sizes) - 1)."""
         return len(self.sizes) - 1
 
     @property
@@ -195,6 +197,7 @@ class MLP:
 
     @property
     def dense_parameter_count(self):
+        """Parameters of the same network uncompressed: every weight and bias."""
         return sum(W.size + b.size for W, b in zip(self.weights, self.biases))
 
     @property
@@ -255,6 +258,8 @@ class MLP:
         return lifted_bytes(self.sizes, n_samples, self.dtype)
 
     def check_input(self, X, name="X"):
+        """``X`` as a finite C-contiguous (n_samples, d_0) array of the model's dtype;
+        ``ValueError`` naming ``name`` otherwise."""
         X = v.check_data(name, X, self.dtype, 2)
         if X.shape[1] != self.sizes[0]:
             raise ValueError(

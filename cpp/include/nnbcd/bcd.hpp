@@ -50,7 +50,8 @@ struct Hyperparameters {
   }
 };
 
-// Raised when the iteration produces non-finite parameters.
+// Raised when an iteration fails numerically (non-finite parameters, a Cholesky factorisation
+// that breaks down); the iteration is undone first (Bcd::rollback).
 class DivergenceError : public std::runtime_error {
  public:
   using std::runtime_error::runtime_error;
