@@ -19,7 +19,6 @@ from . import _validation as v
 from .bcd import BCD
 from .compression import Pruned, TensorTrain
 from .mlp import MLP
-from .model_file import dumps, loads
 
 COMPRESSIONS = (None, "prune", "tt")
 
@@ -130,6 +129,8 @@ class NNBCDEstimator(BaseEstimator):
     """Base of the NN-BCD estimators; not for direct use. ``__init__`` stores the
     hyperparameters verbatim; ``fit`` checks them."""
 
+    # Defaults measured on standardised digits (25 % held out): the classifier reaches ≈ 0.98
+    # test accuracy in about a second, on par with MLPClassifier; see README.
     def __init__(self, hidden_layer_sizes=(256,), *, gamma=1.0, rho=1.0, alpha=1.0, tau=1.0,
                  tau_growth=1.05, tau_max=1e5, weight_decay=0.003, max_iter=200,
                  compression=None, sparsity=0.9, tt_rank=8, early_stopping=False,
@@ -296,7 +297,8 @@ class _Run:
         self.tau = tau
         self.scores, self.best_score = [], -np.inf
         self.no_improvement = 0
-        self.best = None  # (model file bytes, dense W_i, tau, iteration) of the best iteration
+        self.best = None  # the network (W, b, G) of the best iteration: a copy of the core's
+        self.best_tau = self.best_iteration = None
 
     def __call__(self, state, history):
         self.tau = state.tau
@@ -308,18 +310,19 @@ class _Run:
                                if score < self.best_score + self.s.tol else 0)
         if score > self.best_score:
             self.best_score = score
-            model = state.model
-            self.best = (dumps(model), [W.copy() for W in model.weights], state.tau,
-                         state.iteration)
+            network = state.model._net
+            if self.best is None:
+                self.best = network.copy()
+            else:
+                self.best.assign(network)  # reuses the snapshot's storage
+            self.best_tau, self.best_iteration = state.tau, state.iteration
         return self.no_improvement >= self.s.n_iter_no_change
 
     def best_model(self, model):
-        """``model`` itself, or with early stopping the network of the best iteration: the
-        deployed network exactly as saved, and its dense W_i (what a warm start continues)."""
-        if self.best is None or self.best[3] == model.training_["iterations"]:
-            return model
-        data, weights, self.tau, _ = self.best
-        best = loads(data)
-        for W, saved in zip(best.weights, weights):
-            W[...] = saved
-        return best
+        """``model``, with early stopping put back to the network of the best iteration: its
+        W_i, b_i and G_i exactly (the dense W_i are what a warm start continues)."""
+        if self.best is not None and self.best_iteration != model.training_["iterations"]:
+            model._net.assign(self.best)
+            model.training_["iterations"] = self.best_iteration
+            self.tau = self.best_tau
+        return model
