@@ -104,6 +104,17 @@ def tt_project(W, shape, rank):
     return G, [int(r) for r in factors.rank]
 
 
+def magnitude_project(W, sparsity):
+    """G = W with all but its k = round((1 − sparsity)·size) largest-magnitude entries zeroed
+    (``torch.topk`` over the flattened weights, as a torch user writes it)."""
+    keep = math.floor((1.0 - sparsity) * W.numel() + 0.5)
+    flat = W.reshape(-1)
+    kept = torch.topk(flat.abs(), keep).indices
+    G = torch.zeros_like(flat)
+    G[kept] = flat[kept]
+    return G.reshape(W.shape)
+
+
 def tt_rank_profile(shape, rank):
     """The TT ranks TensorLy's tensor_train gives: r_k = min(rank, Π n_1..n_k, Π n_{k+1}..n_d)."""
     shape = [int(m) for m in shape]
@@ -137,6 +148,9 @@ class TorchBCD:
         product is d_out·d_in (the plain row-major reshape of the (d_out, d_in) weight matrix),
         ``rank`` the maximum TT rank. Each TT layer keeps a separate G_i = TT-SVD(W_i) (TensorLy),
         taken at construction and after every backward sweep.
+    pruned : None, or one entry per layer: None, or the sparsity of a pruned layer, whose
+        G_i keeps the largest-magnitude entries of W_i (``magnitude_project``). A layer cannot be
+        both tensor-train and pruned.
     tau, tau_growth, tau_max : the weight τ of τ/2‖W_i − G_i‖² and its schedule: after each
         iteration's projection, τ ← min(τ·tau_growth, tau_max). Unused when there is no TT layer.
 
@@ -145,7 +159,7 @@ class TorchBCD:
 
     def __init__(self, sizes, X, Y, gamma=1.0, rho=1.0, alpha=1.0, seed=0,
                  dtype=torch.float32, weights=None, biases=None,
-                 tt=None, tau=0.0, tau_growth=1.0, tau_max=math.inf):
+                 tt=None, tau=0.0, tau_growth=1.0, tau_max=math.inf, pruned=None):
         self.sizes = [int(s) for s in sizes]
         self.gamma = float(gamma)
         self.rho = float(rho)
@@ -154,6 +168,12 @@ class TorchBCD:
         N = len(self.sizes) - 1
         self.N = N
         self.tt = self._check_tt(tt)
+        self.pruned = list(pruned) if pruned is not None else [None] * N
+        if len(self.pruned) != N or any(
+                s is not None and (t is not None or not 0 <= s < 1)
+                for s, t in zip(self.pruned, self.tt)):
+            raise ValueError(f"pruned must hold one entry per layer ({N}): None or a sparsity in "
+                             f"[0, 1) for a layer that is not tensor-train, got {pruned!r}")
         self.tau = float(tau)
         self.tau_growth = float(tau_growth)
         self.tau_max = float(tau_max)
@@ -206,10 +226,10 @@ class TorchBCD:
             self.V.append(V)
             V_prev = V
 
-        # compressed copies: G_i = TT-SVD(W_i) for TT layers, None for dense ones
+        # compressed copies: G_i = TT-SVD(W_i) or pruned W_i, None for dense layers
         self.G = [None] * N
         self._tt_ranks = [None] * N
-        self._project_tt()
+        self._project()
 
     # ------------------------------------------------------------------ helpers
     def _check_tt(self, tt):
@@ -240,12 +260,15 @@ class TorchBCD:
             out.append((shape, int(rank)))
         return out
 
-    def _project_tt(self):
-        """Step 7: G_i ← TT-SVD(W_i) (TensorLy) for every TT layer; W_i is left as it is."""
-        for i, entry in enumerate(self.tt):
+    def _project(self):
+        """Step 7: G_i ← TT-SVD(W_i) (TensorLy) for every TT layer, the pruned W_i for every
+        pruned layer; W_i is left as it is."""
+        for i, (entry, sparsity) in enumerate(zip(self.tt, self.pruned)):
             if entry is not None:
                 shape, rank = entry
                 self.G[i], self._tt_ranks[i] = tt_project(self.W[i], shape, rank)
+            elif sparsity is not None:
+                self.G[i] = magnitude_project(self.W[i], sparsity)
 
     def _V_prev(self, i):
         return self.X if i == 0 else self.V[i - 1]
@@ -253,7 +276,7 @@ class TorchBCD:
     def _update_Wb(self, i):
         """Steps 3/6: W by its closed form with an explicit inverse, then b with the new W.
 
-        For a TT layer, W ← (αW + τG + ρ(U − b1ᵀ)Vᵀ)((α + τ)I + ρVVᵀ)⁻¹ (step 6 with τ).
+        For a compressed layer, W ← (αW + τG + ρ(U − b1ᵀ)Vᵀ)((α + τ)I + ρVVᵀ)⁻¹ (step 6 with τ).
 
         (The authors' ``updateWb_js`` computes b from the *old* W, a Jacobi-style W/b update
         that is not an exact block minimisation; here b uses the new W, as DESIGN.md §2 and the
@@ -286,11 +309,10 @@ class TorchBCD:
         self.project()
 
     def project(self):
-        """After a sweep: G_i ← TT-SVD(W_i) for every TT layer, then the τ schedule.
-
-        A no-op for a dense network."""
-        if any(e is not None for e in self.tt):
-            self._project_tt()
+        """After a sweep: G_i ← TT-SVD(W_i) or the pruned W_i for every compressed layer, then
+        the τ schedule. A no-op for a dense network."""
+        if any(g is not None for g in self.G):
+            self._project()
             self.tau = min(self.tau * self.tau_growth, self.tau_max)
 
     def sweep(self):
@@ -325,12 +347,14 @@ class TorchBCD:
             self._update_Wb(i)
 
     def objective(self):
-        """Φ at the current iterate, with τ/2‖W_i − G_i‖² over TT layers (see :func:`objective`)."""
+        """Φ at the current iterate, with τ/2‖W_i − G_i‖² over compressed layers (see
+        :func:`objective`)."""
         return objective(self.W, self.b, self.U, self.V, self.X, self.Y, self.gamma, self.rho,
                          Gs=self.G, tau=self.tau)
 
     def deployed_weights(self):
-        """The deployed network's weights as numpy copies: G_i for TT layers, W_i for dense ones."""
+        """The deployed network's weights as numpy copies: G_i for compressed layers, W_i for
+        dense ones."""
         return [(w if g is None else g).numpy().copy() for w, g in zip(self.W, self.G)]
 
     def tt_ranks(self):

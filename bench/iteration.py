@@ -82,13 +82,14 @@ except ImportError:  # pragma: no cover - fallback
 
 import contextlib  # noqa: E402
 import platform  # noqa: E402
-import resource  # noqa: E402
 import statistics  # noqa: E402
 import time  # noqa: E402
 
 import numpy as np  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from machine import (cpu_name, fmt, format_table, gemm_rate_numpy, gemm_rate_torch,  # noqa: E402
+                     loadavg, peak_rss_mib)
 
 
 # ----------------------------------------------------------------------------- cost model
@@ -123,35 +124,6 @@ def flops_per_iteration(sizes, n):
 
 
 # ----------------------------------------------------------------------------- helpers
-def _best_seconds(run, reps):
-    """Shortest of ``reps`` timed calls of ``run`` (after one warm-up call)."""
-    run()
-    best = float("inf")
-    for _ in range(reps):
-        t0 = time.perf_counter()
-        run()
-        best = min(best, time.perf_counter() - t0)
-    return best
-
-
-def _gemm_rate_numpy(n, dtype, reps=5, m=1024, k=1024):
-    """Best-of-``reps`` GFLOP/s of numpy ``(m×k) @ (k×n)``."""
-    rng = np.random.default_rng(0)
-    A = rng.standard_normal((m, k)).astype(dtype)
-    B = rng.standard_normal((k, n)).astype(dtype)
-    C = np.empty((m, n), dtype)
-    return 2.0 * m * k * n / _best_seconds(lambda: np.matmul(A, B, out=C), reps) / 1e9
-
-
-def _gemm_rate_torch(torch, n, dtype, reps=5, m=1024, k=1024):
-    """Best-of-``reps`` GFLOP/s of ``torch.mm`` ``(m×k) @ (k×n)``."""
-    g = torch.Generator().manual_seed(0)
-    A = torch.randn(m, k, generator=g, dtype=dtype)
-    B = torch.randn(k, n, generator=g, dtype=dtype)
-    C = torch.empty(m, n, dtype=dtype)
-    return 2.0 * m * k * n / _best_seconds(lambda: torch.mm(A, B, out=C), reps) / 1e9
-
-
 def _import_nnbcd():
     try:
         import nnbcd
@@ -160,48 +132,6 @@ def _import_nnbcd():
         return nnbcd, None
     except Exception as exc:  # ImportError, AttributeError, a broken extension...
         return None, f"{type(exc).__name__}: {exc}"
-
-
-def _cpu_name():
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
-def _loadavg():
-    try:
-        return os.getloadavg()[0]
-    except (AttributeError, OSError):
-        return None
-
-
-def _peak_rss_mib():
-    ru = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    # kilobytes on Linux, bytes on macOS
-    return ru / (1024.0 * 1024.0) if sys.platform == "darwin" else ru / 1024.0
-
-
-def _g(x):
-    """Compact number: one decimal from 10 up, three significant digits below."""
-    return f"{x:.1f}" if abs(x) >= 10 else f"{x:.3g}"
-
-
-def _format_table(header, rows):
-    cols = list(zip(*([header] + rows)))
-    widths = [max(len(str(c)) for c in col) for col in cols]
-    lines = []
-    for k, r in enumerate([header] + rows):
-        cells = [str(c).ljust(w) if j == 0 else str(c).rjust(w)
-                 for j, (c, w) in enumerate(zip(r, widths))]
-        lines.append("  ".join(cells))
-        if k == 0:
-            lines.append("  ".join("-" * w for w in widths))
-    return "\n".join(lines)
 
 
 HAR_SIZES = [561, 1024, 1024, 1024, 512, 6]
@@ -304,7 +234,7 @@ def run_check(args):
                 ok &= passed
             rows.append([label] + per + [f"{phi_a:.10g}", "n/a" if own is None else f"{own:.10g}",
                                          f"{phi_b:.10g}", "ok" if passed else "DIFFERS"])
-        print(_format_table(["after", "W", "b", "U", "V", "Phi(nnbcd vars)",
+        print(format_table(["after", "W", "b", "U", "V", "Phi(nnbcd vars)",
                              "nnbcd objective()", "Phi baseline", ""],
                             rows))
     print(f"\ncheck (start and one step agree to {tol:g}): {'PASSED' if ok else 'FAILED'}")
@@ -327,16 +257,16 @@ def run_benchmark(args):
     print("command:", shlex.join(["python"] + sys.argv))
     print(f"python {platform.python_version()} ({sys.executable}), numpy {np.__version__}, "
           f"torch {torch.__version__}")
-    load = _loadavg()
-    print(f"cpu: {_cpu_name()}, {os.cpu_count()} logical cores, using {threads} thread(s)"
+    load = loadavg()
+    print(f"cpu: {cpu_name()}, {os.cpu_count()} logical cores, using {threads} thread(s)"
           + (f"; 1-minute load average {load:.2f}" if load is not None else ""))
     print(f"network {'-'.join(map(str, sizes))}, n = {n}, {args.dtype}, "
           f"gamma = rho = alpha = {gamma:g}, {args.iterations} timed iteration(s) after 1 warm-up")
 
     total_flops, terms = flops_per_iteration(sizes, n)
     gflop = total_flops / 1e9
-    print(f"cost model: {_g(gflop)} GFLOP/iteration ("
-          + ", ".join(f"{k} {_g(v / 1e9)}" for k, v in terms.items()) + ")")
+    print(f"cost model: {fmt(gflop)} GFLOP/iteration ("
+          + ", ".join(f"{k} {fmt(v / 1e9)}" for k, v in terms.items()) + ")")
     tt_shapes = _tt_shapes(bt, sizes) if args.tt_rank else [None] * (len(sizes) - 1)
     if args.tt_rank:
         print(f"tensor-train layers at rank {args.tt_rank}, tau = 1 (fixed): mode shapes "
@@ -354,11 +284,11 @@ def run_benchmark(args):
               else contextlib.nullcontext())
     torch.set_num_threads(threads)
     X, y = _random_data(n, sizes, args.seed, npdtype)
-    load_before = _loadavg()
+    load_before = loadavg()
     with limits:
         # machine GEMM rate, same thread count (measured again after the timed steps)
-        r_np = _gemm_rate_numpy(n, npdtype)
-        r_torch = _gemm_rate_torch(torch, n, tdtype)
+        r_np = gemm_rate_numpy(n, npdtype)
+        r_torch = gemm_rate_torch(torch, n, tdtype)
         print(f"{gemm_name} 1024x1024 @ 1024x{n}, best of 5: numpy {r_np:.1f} GFLOP/s, "
               f"torch.mm {r_torch:.1f} GFLOP/s")
 
@@ -379,7 +309,7 @@ def run_benchmark(args):
             state.step()  # warm-up
             t_warm = time.perf_counter() - t0
             print(f"nnbcd: trainer.start {t_start:.3f} s, warm-up step {t_warm:.3f} s; peak RSS "
-                  f"so far (before the baseline is built): {_peak_rss_mib():.0f} MiB")
+                  f"so far (before the baseline is built): {peak_rss_mib():.0f} MiB")
             steppers.append(("nnbcd", state.step))
 
         base = None
@@ -403,8 +333,8 @@ def run_benchmark(args):
                 step()
                 times[name].append(time.perf_counter() - t0)
 
-        r_np2 = _gemm_rate_numpy(n, npdtype)
-        r_torch2 = _gemm_rate_torch(torch, n, tdtype)
+        r_np2 = gemm_rate_numpy(n, npdtype)
+        r_torch2 = gemm_rate_torch(torch, n, tdtype)
         print(f"{gemm_name} again after the timed steps: numpy {r_np2:.1f} GFLOP/s, "
               f"torch.mm {r_torch2:.1f} GFLOP/s")
         before, after = max(r_np, r_torch), max(r_np2, r_torch2)
@@ -422,7 +352,7 @@ def run_benchmark(args):
         if base is not None:
             results.append(("torch baseline", times["torch baseline"], base.objective()))
             del base
-    load_after = _loadavg()
+    load_after = loadavg()
     noisy = []
     if abs(before - after) > 0.15 * rate:
         noisy.append(f"the {gemm_name} rate moved from {before:.1f} to {after:.1f} GFLOP/s "
@@ -441,11 +371,11 @@ def run_benchmark(args):
     for name, ts, _ in results:
         med, mn = statistics.median(ts), min(ts)
         achieved = gflop / med
-        rows.append([name, threads, f"{med:.3f}", f"{mn:.3f}", _g(gflop),
+        rows.append([name, threads, f"{med:.3f}", f"{mn:.3f}", fmt(gflop),
                      f"{achieved:.1f}", f"{achieved / rate:.2f}",
                      f"{base_med / med:.2f}x" if base_med else "n/a"])
     print()
-    print(_format_table(header, rows))
+    print(format_table(header, rows))
     print(f"(GFLOP/iter is the cost model's count (DESIGN.md §3) for every row"
           + ("; the baseline actually does more: explicit inverses, a full V V^T, a second W V "
              "for b" if base_med else "") + f". Machine {gemm_name} rate {rate:.1f} GFLOP/s.)")
@@ -473,7 +403,7 @@ def run_benchmark(args):
         print(f"target >=0.5 of {gemm_name}: {'MET' if frac >= 0.5 else 'NOT MET'} ({frac:.2f})")
     if noisy:
         print("WARNING: the machine looked busy, timings are unreliable: " + "; ".join(noisy))
-    print(f"peak RSS (whole process, end of run): {_peak_rss_mib():.0f} MiB")
+    print(f"peak RSS (whole process, end of run): {peak_rss_mib():.0f} MiB")
     return 0 if nnbcd is not None else 1
 
 

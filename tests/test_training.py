@@ -1,5 +1,7 @@
 """The public training API: determinism, dtypes, threads, accuracy, callbacks."""
 
+import time
+
 import numpy as np
 import pytest
 
@@ -180,3 +182,21 @@ def test_every_compiled_cpu_variant_gives_the_same_result(tmp_path):
     reference = results.pop("baseline")
     for weights in results.values():
         np.testing.assert_allclose(weights, reference, rtol=1e-10, atol=1e-12)
+
+
+def test_block_seconds_account_for_the_steps(small_problem):
+    X, y = small_problem
+    model = nnbcd.MLP([5, 64, 32, 3], seed=0, compression=[nnbcd.Pruned(0.5), None, None])
+    state = nnbcd.BCD(tau=1.0).start(model, X, y)
+    assert set(state.block_seconds()) == {"V", "U", "W", "G", "snapshot", "objective"}
+    assert all(seconds == 0 for seconds in state.block_seconds().values())
+    started = time.perf_counter()
+    for _ in range(5):
+        state.step()
+    elapsed = time.perf_counter() - started
+    blocks = state.block_seconds()
+    assert all(blocks[k] > 0 for k in ("V", "U", "W", "G", "snapshot"))
+    assert blocks["objective"] == 0  # never asked for
+    assert sum(blocks.values()) <= elapsed
+    state.objective()
+    assert state.block_seconds()["objective"] > 0

@@ -352,6 +352,22 @@ void bind_scalar(py::module_& m, const std::string& s) {
              d["weight_decay"] = o.weight_decay;
              return d;
            })
+      .def("block_seconds",
+           [](TrainingState<T>& s) {
+             BlockSeconds b;
+             {
+               std::lock_guard<std::mutex> lock(s.mutex);
+               b = s.bcd->block_seconds();
+             }
+             py::dict d;
+             d["V"] = b.v;
+             d["U"] = b.u;
+             d["W"] = b.w;
+             d["G"] = b.g;
+             d["snapshot"] = b.snapshot;
+             d["objective"] = b.objective;
+             return d;
+           })
       .def("U", [](TrainingState<T>& s, Index i) { return Matrix<T>(s.bcd->U(i)); })
       .def("V", [](TrainingState<T>& s, Index i) { return Matrix<T>(s.bcd->V(i)); });
 }

@@ -113,6 +113,13 @@ class TrainingState:
         """Φ at the current point: ``total``, ``loss`` and one entry per term."""
         return self._state.objective()
 
+    def block_seconds(self):
+        """Wall-clock seconds spent since the run started in each block of the iteration: ``V``
+        (steps 1, 4), ``U`` (steps 2, 5, with the W V products they need), ``W`` (steps 3, 6,
+        weights and biases), ``G`` (step 7, the projections), ``snapshot`` (the copy a failed
+        step is undone from) and ``objective``."""
+        return self._state.block_seconds()
+
     def rollback(self):
         """Put back the network's parameters from before the last ``step`` and end the run
         (its lifted variables belong to the step that was undone)."""

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "block_seconds.hpp"
 #include "blocks.hpp"
 #include "mlp.hpp"
 #include "objective.hpp"
@@ -77,6 +78,7 @@ class Bcd {
     ThreadScope scope(n_threads_);
     net_.project(0);  // G_i from the W_i the run starts with, even if W_i were edited by hand
     if (net_.conv().active()) im2col<T>(net_.conv(), X_, patches_);  // fixed, as X is
+    input_moments_ = input_moments<T>(input(0));
     const Index layers = net.n_layers();
     U_.resize(layers);
     V_.resize(layers);
@@ -121,7 +123,10 @@ class Bcd {
                             std::to_string(iteration_) +
                             "; its lifted variables are invalid: start a new run");
     ThreadScope scope(n_threads_);
-    last_good_ = net_;  // same shapes: copies into the existing storage
+    {
+      ScopedSeconds timer(seconds_.snapshot);
+      last_good_ = net_;  // same shapes: copies into the existing storage
+    }
     const std::string kept = "; the network keeps the parameters of iteration " +
                              std::to_string(iteration_) +
                              ". Scale the inputs, raise alpha, or train in float64";
@@ -182,10 +187,14 @@ class Bcd {
     diverged_ = false;
   }
 
+  // Seconds spent in each block since the run started.
+  const BlockSeconds& block_seconds() const { return seconds_; }
+
   // Phi and its terms at the current point. Computes each W_i V_{i-1} once and keeps it: the
   // next step needs exactly these products, so tracking the objective costs no extra GEMM.
   Objective objective() {
     ThreadScope scope(n_threads_);
+    ScopedSeconds timer(seconds_.objective);
     Objective o;
     const Index N = n_layers();
     for (Index i = 0; i < N; ++i) {
@@ -229,28 +238,43 @@ class Bcd {
     const Index out = N - 1;
     const T tau_now = tau();
     Layer<T>& last = net_.layer(out);
-    update_output_v<T>(Y_, U_[out], V_[out], h_.gamma, h_.alpha);
-    ensure_product(out);
-    update_output_u<T>(V_[out], WV_[out], last.b, U_[out], h_.gamma, h_.rho);
+    {
+      ScopedSeconds timer(seconds_.v);
+      update_output_v<T>(Y_, U_[out], V_[out], h_.gamma, h_.alpha);
+    }
+    {
+      ScopedSeconds timer(seconds_.u);
+      ensure_product(out);
+      update_output_u<T>(V_[out], WV_[out], last.b, U_[out], h_.gamma, h_.rho);
+    }
     update_layer_parameters(out, tau_now);
     for (Index i = N - 2; i >= 0; --i) {
       const Layer<T>& above = net_.layer(i + 1);
-      update_hidden_v<T>(U_[i], U_[i + 1], above.W, above.b, V_[i], h_.rho, h_.gamma);
-      product_valid_[i + 1] = false;
-      ensure_product(i);
-      update_hidden_u<T>(units(i, V_[i]), units(i, WV_[i]), net_.layer(i).b, units(i, U_[i]),
-                         h_.rho, h_.gamma, h_.alpha);
+      {
+        ScopedSeconds timer(seconds_.v);
+        update_hidden_v<T>(U_[i], U_[i + 1], above.W, above.b, V_[i], h_.rho, h_.gamma);
+        product_valid_[i + 1] = false;
+      }
+      {
+        ScopedSeconds timer(seconds_.u);
+        ensure_product(i);
+        update_hidden_u<T>(units(i, V_[i]), units(i, WV_[i]), net_.layer(i).b,
+                           units(i, U_[i]), h_.rho, h_.gamma, h_.alpha);
+      }
       update_layer_parameters(i, tau_now);
     }
     // Step 7 for every compressed layer at once: each G_i only meets W_i, so projecting after
     // the sweep is the same block update, and a global pruning threshold sees every W_i.
-    net_.project(iteration_ + 1, /*keep_if_closer=*/true);
-    if (h_.overwrite_weights)
-      for (Index i = 0; i < N; ++i)
-        if (net_.layer(i).compressed()) {
-          net_.layer(i).W = net_.layer(i).G;
-          product_valid_[i] = false;
-        }
+    {
+      ScopedSeconds timer(seconds_.g);
+      net_.project(iteration_ + 1, /*keep_if_closer=*/true);
+      if (h_.overwrite_weights)
+        for (Index i = 0; i < N; ++i)
+          if (net_.layer(i).compressed()) {
+            net_.layer(i).W = net_.layer(i).G;
+            product_valid_[i] = false;
+          }
+    }
     if (iteration_ >= h_.dense_iterations) h_.tau = std::min(h_.tau * h_.tau_growth, h_.tau_max);
   }
 
@@ -276,12 +300,14 @@ class Bcd {
   }
 
   void update_layer_parameters(Index i, T tau) {
+    ScopedSeconds timer(seconds_.w);
     Layer<T>& l = net_.layer(i);
     const auto Vprev = input(i);
     const auto U = units(i, U_[i]);
     const bool coupled = l.compressed() && tau > T(0);
     update_weights<T>(U, Vprev, l.b, l.W, h_.rho, h_.alpha, h_.weight_decay,
-                      coupled ? tau : T(0), coupled ? &l.G : nullptr);
+                      coupled ? tau : T(0), coupled ? &l.G : nullptr,
+                      i == 0 ? &input_moments_ : nullptr);
     if (h_.train_bias) update_bias<T>(U, Vprev, l.W, l.b, h_.rho, h_.alpha);
     product_valid_[i] = false;
   }
@@ -292,10 +318,12 @@ class Bcd {
   int n_threads_;
   Index iteration_ = 0;
   Matrix<T> patches_;  // im2col(X) when the first layer is a convolution
+  InputMoments<T> input_moments_;  // of input(0), which never changes
   std::vector<Matrix<T>> U_, V_, WV_;
   std::vector<bool> product_valid_;
   Mlp<T> last_good_;  // the network's parameters before the step in progress
   bool diverged_ = false;
+  BlockSeconds seconds_;
 };
 
 }  // namespace nnbcd

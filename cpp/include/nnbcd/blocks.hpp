@@ -57,21 +57,47 @@ void update_output_u(const ConstMatrixRef<T>& V, const ConstMatrixRef<T>& WV,
   });
 }
 
+// V V^T (lower triangle) and V 1 of a weight update's input V, for an input that does not
+// change between sweeps (the first layer's X, or its patches): computed once, not every sweep.
+template <class T>
+struct InputMoments {
+  Matrix<T> gram;
+  Vector<T> sum;
+};
+
+template <class T>
+InputMoments<T> input_moments(const ConstMatrixRef<T>& V) {
+  InputMoments<T> m;
+  gram_lower(V, T(1), T(0), m.gram);
+  m.sum = row_sums<T>(V);
+  return m;
+}
+
 // Steps 3 and 6, weights: W <- (alpha W + tau G + rho (U - b 1^T) V^T)
 //                             ((alpha + tau + lambda) I + rho V V^T)^{-1}.
 // W is row-major, so its memory is W^T column-major: the system is solved for W^T in place,
-// with one right-hand side per output unit. G may be null when tau is zero.
+// with one right-hand side per output unit. G may be null when tau is zero; `fixed`, when
+// given, holds the moments of Vprev.
 template <class T>
 void update_weights(const ConstMatrixRef<T>& U, const ConstMatrixRef<T>& Vprev,
                     const ConstVectorRef<T>& b, WeightRef<T> W, T rho, T alpha, T weight_decay,
-                    T tau, const RowMatrix<T>* G) {
+                    T tau, const RowMatrix<T>* G, const InputMoments<T>* fixed = nullptr) {
   if (tau != T(0) && G == nullptr) throw std::invalid_argument("nnbcd: tau > 0 needs G");
   require_shape(U.rows() == W.rows() && Vprev.rows() == W.cols() && U.cols() == Vprev.cols() &&
                     b.size() == W.rows() &&
                     (G == nullptr || (G->rows() == W.rows() && G->cols() == W.cols())),
                 "W is d_out x d_in, U d_out x n, V_prev d_in x n, b d_out, G like W");
+  require_shape(fixed == nullptr ||
+                    (fixed->gram.rows() == W.cols() && fixed->sum.size() == W.cols()),
+                "the moments of V_prev must be d_in x d_in and d_in");
+  const T shift = alpha + tau + weight_decay;
   Matrix<T> A;
-  gram_lower(Vprev, rho, alpha + tau + weight_decay, A);
+  if (fixed != nullptr) {
+    A.noalias() = rho * fixed->gram;
+    A.diagonal().array() += shift;
+  } else {
+    gram_lower(Vprev, rho, shift, A);
+  }
 
   Eigen::Map<Matrix<T>, 0, Eigen::OuterStride<>> Wt(W.data(), W.cols(), W.rows(),
                                                      Eigen::OuterStride<>(W.outerStride()));
@@ -79,7 +105,7 @@ void update_weights(const ConstMatrixRef<T>& U, const ConstMatrixRef<T>& Vprev,
   if (G != nullptr && tau != T(0)) Wt += tau * G->transpose();
   // rho (U - b 1^T) V^T, transposed, without forming U - b 1^T: rho (V U^T - (V 1) b^T).
   Wt.noalias() += rho * Vprev * U.transpose();
-  const Vector<T> v_sum = row_sums<T>(Vprev);
+  const Vector<T> v_sum = fixed != nullptr ? fixed->sum : row_sums<T>(Vprev);
   Wt.noalias() -= rho * v_sum * b.transpose();
   spd_solve_in_place(A, Wt, "the weight update");
 }
@@ -120,11 +146,11 @@ void update_hidden_v(const ConstMatrixRef<T>& U, const ConstMatrixRef<T>& Unext,
     for_column_blocks(V.cols(), double(V.rows()), [&](Index j, Index m) {
       V.middleCols(j, m) = U.middleCols(j, m).cwiseMax(T(0));
     });
-    Matrix<T> Y = Unext;
-    Y.noalias() -= Wnext * V;
+    Matrix<T> Y(Unext.rows(), Unext.cols());
     for_column_blocks(Y.cols(), double(Y.rows()), [&](Index j, Index m) {
-      Y.middleCols(j, m).colwise() -= bnext;
+      Y.middleCols(j, m) = Unext.middleCols(j, m).colwise() - bnext;
     });
+    Y.noalias() -= Wnext * V;
     gram_lower(Wnext, rho, gamma, A);
     spd_solve_in_place(A, Y, "the activation (V) update");
     V.noalias() += rho * Wnext.transpose() * Y;

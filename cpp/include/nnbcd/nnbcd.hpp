@@ -2,6 +2,7 @@
 #pragma once
 
 #include "bcd.hpp"
+#include "block_seconds.hpp"
 #include "blocks.hpp"
 #include "conv.hpp"
 #include "csr.hpp"
