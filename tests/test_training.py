@@ -33,8 +33,10 @@ def test_different_seeds_differ(small_problem):
     assert not np.array_equal(a.weights[0], b.weights[0])
 
 
-def test_thread_counts_agree_to_rounding(small_problem):
-    X, y = small_problem
+@pytest.mark.parametrize("n_samples", [60, 3000])  # 3000: products split over the samples
+def test_thread_counts_agree_to_rounding(n_samples):
+    rng = np.random.default_rng(0)
+    X, y = rng.standard_normal((n_samples, 5)), rng.integers(0, 3, n_samples)
     one, _ = train(X, y, [5, 64, 32, 3], n_threads=1)
     two, _ = train(X, y, [5, 64, 32, 3], n_threads=2)
     for W1, W2 in zip(one.weights, two.weights):

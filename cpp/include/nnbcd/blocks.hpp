@@ -104,7 +104,7 @@ void update_weights(const ConstMatrixRef<T>& U, const ConstMatrixRef<T>& Vprev,
   Wt *= alpha;
   if (G != nullptr && tau != T(0)) Wt += tau * G->transpose();
   // rho (U - b 1^T) V^T, transposed, without forming U - b 1^T: rho (V U^T - (V 1) b^T).
-  Wt.noalias() += rho * Vprev * U.transpose();
+  add_product_over_samples(Vprev, U, rho, Wt);
   const Vector<T> v_sum = fixed != nullptr ? fixed->sum : row_sums<T>(Vprev);
   Wt.noalias() -= rho * v_sum * b.transpose();
   spd_solve_in_place(A, Wt, "the weight update");
