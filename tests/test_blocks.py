@@ -225,6 +225,36 @@ def test_bias(gamma, rho, alpha):
     _perturbation_check(obj, b, rng)
 
 
+# large systems take other paths with several threads: a blocked parallel Cholesky
+# (d >= 512), products split over many samples (n >= 16 d)
+@pytest.mark.parametrize("d_out,d_in,n", [(40, 700, 800), (30, 40, 5000)])
+def test_weights_on_the_parallel_paths(d_out, d_in, n):
+    rng = np.random.default_rng(5)
+    U, V_prev = rng.standard_normal((d_out, n)), rng.standard_normal((d_in, n))
+    W_old, b = rng.standard_normal((d_out, d_in)), rng.standard_normal(d_out)
+    rho, alpha = 1.3, 0.7
+    W = blocks.weights(U, V_prev, W_old, b, rho, alpha)
+    R = U - b[:, None]
+    terms = [rho * (W @ V_prev - R) @ V_prev.T, alpha * (W - W_old)]
+    scale = sum(np.linalg.norm(t) for t in terms) + np.linalg.norm(rho * R @ V_prev.T)
+    assert np.linalg.norm(sum(terms)) <= 1e-10 * scale, "weights: gradient not zero"
+    _assert_rel(W, oracle.solve_weights(U, V_prev, W_old, b, rho, alpha, 0.0, 0.0, None), 1e-9,
+                "weights vs normal equations")
+
+
+@pytest.mark.parametrize("n", [300, 1300])  # triangular solves; the explicit inverse
+def test_hidden_v_with_a_blocked_cholesky(n):
+    rng = np.random.default_rng(6)
+    d, d_next, rho, gamma = 600, 700, 0.8, 1.1
+    U, U_next = rng.standard_normal((d, n)), rng.standard_normal((d_next, n))
+    W_next, b_next = rng.standard_normal((d_next, d)) / 20, rng.standard_normal(d_next)
+    V = blocks.hidden_v(U, U_next, W_next, b_next, rho, gamma, form="direct")
+    Rn = U_next - b_next[:, None]
+    t1, t2 = gamma * (V - relu(U)), rho * W_next.T @ (W_next @ V - Rn)
+    scale = np.linalg.norm(t1) + np.linalg.norm(t2) + np.linalg.norm(rho * W_next.T @ Rn)
+    assert np.linalg.norm(t1 + t2) <= 1e-10 * scale, "hidden_v: gradient not zero"
+
+
 # ----------------------------------------------------------------------------
 # hidden V
 # ----------------------------------------------------------------------------

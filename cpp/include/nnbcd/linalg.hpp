@@ -41,11 +41,26 @@ void sum_over_inner_blocks(int threads, Index n, Matrix<T>& total, F&& f) {
   for (const Matrix<T>& part : partial) total += part;
 }
 
-// A = scale * M M^T + shift * I, lower triangle only (what LLT reads): the symmetric rank
-// update (SYRK) costs half a GEMM. Eigen's SYRK is single-threaded. With several threads and
-// many columns, each thread updates with its own columns (134 against 84 GFLOP/s for a 300 x
-// 60,000 M on 2 threads); otherwise the lower triangle is cut into column panels, each one GEMM
-// on one thread (Eigen does not nest inside our parallel region). Deterministic either way.
+// lower(A) += scale * M M^T, the lower triangle cut into column panels, each one GEMM on one
+// thread (Eigen does not nest inside our parallel region). Each panel is computed whole by one
+// thread: deterministic.
+template <class T, class DerivedA, class DerivedM>
+void add_lower_product_in_panels(Eigen::MatrixBase<DerivedA>& A,
+                                 const Eigen::MatrixBase<DerivedM>& M, T scale, int threads) {
+  const Index d = A.rows();
+  const Index panels = std::min<Index>(4 * threads, d);
+#pragma omp parallel for schedule(dynamic, 1) num_threads(threads) if (threads > 1)
+  for (Index p = 0; p < panels; ++p) {
+    const Index begin = d * p / panels, width = d * (p + 1) / panels - begin;
+    A.block(begin, begin, d - begin, width).noalias() +=
+        scale * M.middleRows(begin, d - begin) * M.middleRows(begin, width).transpose();
+  }
+}
+
+// A = scale * M M^T + shift * I, lower triangle only (what the Cholesky reads): the symmetric
+// rank update (SYRK) costs half a GEMM. Eigen's SYRK is single-threaded. With several threads
+// and many columns, each thread updates with its own columns (134 against 84 GFLOP/s for a
+// 300 x 60,000 M on 2 threads); otherwise in panels. Deterministic either way.
 template <class T, class Derived>
 void gram_lower(const Eigen::MatrixBase<Derived>& M, T scale, T shift, Matrix<T>& A) {
   const Index d = M.rows(), n = M.cols();
@@ -58,15 +73,41 @@ void gram_lower(const Eigen::MatrixBase<Derived>& M, T scale, T shift, Matrix<T>
       C.template selfadjointView<Eigen::Lower>().rankUpdate(M.middleCols(begin, count), scale);
     });
   } else {
-    const Index panels = std::min<Index>(4 * threads, d);
-#pragma omp parallel for schedule(dynamic, 1) num_threads(threads)
-    for (Index p = 0; p < panels; ++p) {
-      const Index begin = d * p / panels, width = d * (p + 1) / panels - begin;
-      A.block(begin, begin, d - begin, width).noalias() =
-          scale * M.middleRows(begin, d - begin) * M.middleRows(begin, width).transpose();
-    }
+    add_lower_product_in_panels(A, M, scale, threads);
   }
   A.diagonal().array() += shift;
+}
+
+// The Cholesky factor L of the SPD matrix whose lower triangle is A, written over A; false when
+// A is not numerically positive definite. Eigen's LLT does its trailing updates (SYRK) on one
+// thread, so with several threads a large A is factored here by 256-wide blocks: Eigen factors
+// the diagonal block, the panel below it is solved by row chunks in parallel, and the trailing
+// matrix is updated in parallel panels.
+template <class T>
+bool cholesky_in_place(Matrix<T>& A) {
+  constexpr Index kBlock = 256;
+  using InPlaceLlt = Eigen::LLT<Eigen::Ref<Matrix<T>>, Eigen::Lower>;
+  const Index d = A.rows();
+  if (threads_for(double(d) * double(d) * double(d) / 3) == 1 || d < 2 * kBlock)
+    return InPlaceLlt(A).info() == Eigen::Success;
+  for (Index k = 0; k < d; k += kBlock) {
+    const Index b = std::min(kBlock, d - k), rest = d - k - b;
+    Eigen::Ref<Matrix<T>> diagonal = A.block(k, k, b, b);
+    if (InPlaceLlt(diagonal).info() != Eigen::Success) return false;
+    if (rest == 0) break;
+    auto panel = A.block(k + b, k, rest, b);  // <- panel L11^-T
+    const int threads = threads_for(double(rest) * double(b) * double(b));
+#pragma omp parallel for schedule(static) num_threads(threads) if (threads > 1)
+    for (int t = 0; t < threads; ++t) {
+      auto rows = panel.middleRows(rest * t / threads, rest * (t + 1) / threads - rest * t / threads);
+      diagonal.transpose().template triangularView<Eigen::Upper>()
+          .template solveInPlace<Eigen::OnTheRight>(rows);
+    }
+    auto trailing = A.block(k + b, k + b, rest, rest);
+    add_lower_product_in_panels(trailing, panel, T(-1),
+                                threads_for(double(rest) * double(rest) * double(b)));
+  }
+  return true;
 }
 
 // C += scale * A B^T, where A and B have one column per sample. Eigen's parallel GEMM splits
@@ -89,12 +130,15 @@ void add_product_over_samples(const Eigen::MatrixBase<DerivedA>& A,
   C += total;
 }
 
-// Solve L L^T X = B in place, the right-hand sides split across threads.
-template <class Llt, class Derived>
-void solve_in_place(const Llt& llt, Eigen::MatrixBase<Derived>& B) {
+// Solve L L^T X = B in place, L the lower triangle of `factor`, the right-hand sides split
+// across threads.
+template <class T, class Derived>
+void solve_in_place(const Matrix<T>& factor, Eigen::MatrixBase<Derived>& B) {
   const double work_per_column = double(B.rows()) * double(B.rows());
   for_column_blocks(B.cols(), work_per_column, [&](Index begin, Index count) {
-    llt.solveInPlace(B.middleCols(begin, count));
+    auto X = B.middleCols(begin, count);
+    factor.template triangularView<Eigen::Lower>().solveInPlace(X);
+    factor.transpose().template triangularView<Eigen::Upper>().solveInPlace(X);
   });
 }
 
@@ -122,17 +166,16 @@ void multiply_in_place(const Matrix<T>& M, Eigen::MatrixBase<Derived>& B) {
 // float32 up to condition numbers ~1e4; tested against the solve in float64).
 template <class T, class Derived>
 void spd_solve_in_place(Matrix<T>& A, Eigen::MatrixBase<Derived>& B, const char* what) {
-  const Eigen::LLT<Eigen::Ref<Matrix<T>>, Eigen::Lower> llt(A);
-  if (llt.info() != Eigen::Success)
+  if (!cholesky_in_place(A))
     throw std::runtime_error(std::string("nnbcd: Cholesky factorisation failed in ") + what +
                              " (non-finite values, or the system is numerically singular)");
   const Index d = A.rows();
   if (B.cols() >= 2 * d) {
     Matrix<T> inverse = Matrix<T>::Identity(d, d);
-    solve_in_place(llt, inverse);
+    solve_in_place(A, inverse);
     multiply_in_place(inverse, B);
   } else {
-    solve_in_place(llt, B);
+    solve_in_place(A, B);
   }
 }
 
