@@ -114,7 +114,8 @@ def test_regressor_several_outputs(smooth_problem):
 
 def test_constant_target_is_predicted():
     X = np.random.default_rng(0).standard_normal((30, 3))
-    reg = NNBCDRegressor(**SMALL).fit(X, np.full(30, 7.0))
+    # seeded: with a random initialisation 20 iterations left up to 0.055 of error
+    reg = NNBCDRegressor(**{**SMALL, "max_iter": 50}, random_state=0).fit(X, np.full(30, 7.0))
     assert reg.y_scale_[0] == 1.0
     np.testing.assert_allclose(reg.predict(X), 7.0, atol=0.05)
 
