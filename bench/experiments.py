@@ -1,0 +1,348 @@
+"""NN-BCD against backpropagation: the same architecture and compression, the same wall clock.
+
+The paper's experiments, on data available offline (MNIST from ../shared/data/mnist):
+  cnn-r40, cnn-r220  the paper's CNN (conv 3x3/2, 32 filters, then 5408-1024-1024-10) on a
+                     seeded 6,000-image subset, W2 and W3 tensor-train at rank 40 / 220
+  tt-mlp             784-1024-1024-1024-512-10, the paper's HAR MLP with MNIST's input and
+                     classes (the HAR data is not available offline), W1..W4 tensor-train at
+                     rank 80 (nnbcd's default mode shapes), on a seeded 7,352-image subset
+                     (the size of HAR's training set)
+  lenet              LeNet-300-100 on all 60,000 training images, W1 and W2 pruned to 90 %
+Both methods train on all cores for the same wall-clock budget; test accuracy on the 10,000 test
+images is measured at 20 points of it (evaluation is not charged to the budget) and is always
+that of the compressed network once there is one.
+
+NN-BCD: ``nnbcd.BCD`` with the settings of bench/cnn_mnist.py and bench/prune.py. The deployed
+network (G) is evaluated.
+Backpropagation (PyTorch, ``pip install ".[bench]"``): Adam (lr 1e-3), cross-entropy, batches of
+128. Tensor-train layers are trained directly: the weight is the contraction of its TT cores,
+which start from the TT-SVD (tensorly) of a default-initialised dense weight. Pruning: dense
+training for the first half of the budget, then ``torch.nn.utils.prune.l1_unstructured`` to 90 %
+on W1 and W2, and retraining under the mask for the second half.
+
+Writes experiments.md (the table), experiments.json (every curve) and one PNG per experiment
+(test accuracy against wall time) to --out.
+
+    python bench/experiments.py                     # 1200 s per method (cnn), 600 (tt-mlp), 300 (lenet)
+    python bench/experiments.py --quick             # smoke run: small subsets, 10 s budgets
+    python bench/experiments.py --only lenet,tt-mlp --budget 300
+"""
+
+import argparse
+import json
+import math
+import os
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from machine import cpu_name  # noqa: E402
+
+MNIST = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "shared", "data",
+                     "mnist")
+RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
+# default budgets: long enough for NN-BCD to level off (its τ must grow before the deployed
+# network is good: ~250 iterations of the CNN at ~4.5 s)
+BUDGETS = {"cnn-r40": 1200.0, "cnn-r220": 1200.0, "tt-mlp": 600.0, "lenet": 300.0}
+EXPERIMENTS = tuple(BUDGETS)
+POINTS = 20
+SEED = 0
+
+
+# ----------------------------------------------------------------------------- data
+def load(quick):
+    from nnbcd.datasets import load_mnist
+    X_train, y_train, X_test, y_test = load_mnist(MNIST)
+    if quick:
+        X_test, y_test = X_test[:2000], y_test[:2000]
+    return X_train, y_train, X_test, y_test
+
+
+def subset(X, y, size):
+    chosen = np.sort(np.random.default_rng(SEED).choice(len(X), size, replace=False))
+    return X[chosen], y[chosen]
+
+
+# ----------------------------------------------------------------------------- a budget
+class Curve:
+    """Test accuracy against training seconds, measured at POINTS points of the budget."""
+
+    def __init__(self, budget):
+        self.budget, self.seconds, self.accuracy = budget, [], []
+
+    def due(self, elapsed):
+        return elapsed >= self.budget * (len(self.seconds) + 1) / POINTS
+
+    def record(self, elapsed, accuracy):
+        self.seconds.append(round(elapsed, 3))
+        self.accuracy.append(float(accuracy))
+
+
+# ----------------------------------------------------------------------------- NN-BCD
+def nnbcd_run(name, data, budget, threads, quick):
+    """(model, curve, iterations) of NN-BCD on one experiment."""
+    import nnbcd
+    from cnn_mnist import paper_cnn
+
+    X_train, y_train, X_test, y_test = data
+    if name.startswith("cnn"):
+        X, y = subset(X_train, y_train, 1000 if quick else 6000)
+        model = paper_cnn(int(name[5:]), SEED)
+        trainer = nnbcd.BCD(tau_growth=1.15, n_threads=threads)
+    elif name == "tt-mlp":
+        X, y = subset(X_train, y_train, 1000 if quick else 7352)
+        model = nnbcd.MLP([784, 1024, 1024, 1024, 512, 10], seed=SEED,
+                          compression=[nnbcd.TensorTrain(80)] * 4 + [None])
+        trainer = nnbcd.BCD(tau_growth=1.15, n_threads=threads)
+    else:
+        X, y = subset(X_train, y_train, 5000) if quick else (X_train, y_train)
+        model = nnbcd.MLP([784, 300, 100, 10], seed=SEED,
+                          compression=[nnbcd.Pruned(0.9), nnbcd.Pruned(0.9), None])
+        trainer = nnbcd.BCD(1.0, 1.0, 0.1, weight_decay=0.001 * len(X), tau_growth=1.05,
+                            n_threads=threads)
+    curve = Curve(budget)
+    started = time.perf_counter()
+    state = trainer.start(model, X, y)
+    elapsed = time.perf_counter() - started
+    iterations = 0
+    while elapsed < budget:
+        started = time.perf_counter()
+        state.step()
+        elapsed += time.perf_counter() - started
+        iterations += 1
+        if curve.due(elapsed) or elapsed >= budget:
+            curve.record(elapsed, np.mean(model.predict(X_test, threads) == y_test))
+    return model.compression_ratio, curve, iterations
+
+
+# ----------------------------------------------------------------------------- backprop
+def torch_modules():
+    """The torch layers, defined only when torch is imported (it is an optional extra)."""
+    import torch
+    import tensorly as tl
+    from tensorly.decomposition import tensor_train
+
+    class TTLinear(torch.nn.Module):
+        """y = x Wᵀ + b with W (d_out × d_in) the row-major reshape of a tensor train."""
+
+        def __init__(self, d_in, d_out, shape, rank):
+            super().__init__()
+            dense = torch.nn.Linear(d_in, d_out)
+            with tl.backend_context("pytorch", local_threadsafe=True):
+                cores = tensor_train(dense.weight.detach().reshape(shape), rank)
+            self.cores = torch.nn.ParameterList(
+                [torch.nn.Parameter(core.detach().clone()) for core in cores])
+            self.bias = torch.nn.Parameter(dense.bias.detach().clone())
+            self.d_in, self.d_out = d_in, d_out
+
+        def weight(self):
+            full = self.cores[0]
+            for core in self.cores[1:]:
+                full = torch.tensordot(full, core, dims=([full.dim() - 1], [0]))
+            return full.reshape(self.d_out, self.d_in)
+
+        def forward(self, x):
+            return torch.nn.functional.linear(x, self.weight(), self.bias)
+
+        def stored(self):
+            return sum(core.numel() for core in self.cores) + self.bias.numel()
+
+    return TTLinear
+
+
+def torch_model(name, tt_shapes):
+    """(torch model, its compression ratio, the layers to prune or None)."""
+    import torch
+    TTLinear = torch_modules()
+    if name.startswith("cnn"):
+        rank = int(name[5:])
+        layers = [torch.nn.Conv2d(1, 32, 3, stride=2, bias=False), torch.nn.ReLU(),
+                  torch.nn.Flatten(), TTLinear(5408, 1024, tt_shapes[1], rank), torch.nn.ReLU(),
+                  TTLinear(1024, 1024, tt_shapes[2], rank), torch.nn.ReLU(),
+                  torch.nn.Linear(1024, 10)]
+        dense = 32 * 9 + 5408 * 1024 + 1024 + 1024 * 1024 + 1024 + 1024 * 10 + 10
+    elif name == "tt-mlp":
+        sizes = [784, 1024, 1024, 1024, 512, 10]
+        layers = []
+        for i in range(4):
+            layers += [TTLinear(sizes[i], sizes[i + 1], tt_shapes[i], 80), torch.nn.ReLU()]
+        layers.append(torch.nn.Linear(512, 10))
+        dense = sum(a * b + b for a, b in zip(sizes[:-1], sizes[1:]))
+    else:
+        layers = [torch.nn.Linear(784, 300), torch.nn.ReLU(), torch.nn.Linear(300, 100),
+                  torch.nn.ReLU(), torch.nn.Linear(100, 10)]
+        model = torch.nn.Sequential(*layers)
+        return model, None, [model[0], model[2]]  # the ratio is counted once pruned
+    model = torch.nn.Sequential(*layers)
+    stored = sum(m.stored() if isinstance(m, TTLinear) else
+                 sum(p.numel() for p in m.parameters()) for m in model)
+    return model, stored / dense, None
+
+
+def torch_run(name, data, budget, threads, quick, tt_shapes):
+    """(compression ratio, curve, epochs) of backpropagation on one experiment."""
+    import torch
+    from torch.nn.utils import prune
+
+    torch.manual_seed(SEED)
+    torch.set_num_threads(threads)
+    X_train, y_train, X_test, y_test = data
+    if name.startswith("cnn"):
+        X, y = subset(X_train, y_train, 1000 if quick else 6000)
+    elif name == "tt-mlp":
+        X, y = subset(X_train, y_train, 1000 if quick else 7352)
+    else:
+        X, y = subset(X_train, y_train, 5000) if quick else (X_train, y_train)
+    image = (-1, 1, 28, 28) if name.startswith("cnn") else (-1, 784)
+    X = torch.from_numpy(np.ascontiguousarray(X, np.float32)).reshape(image)
+    y = torch.from_numpy(np.asarray(y, np.int64))
+    X_test_t = torch.from_numpy(np.ascontiguousarray(X_test, np.float32)).reshape(image)
+    model, ratio, to_prune = torch_model(name, tt_shapes)
+    optimiser = torch.optim.Adam(model.parameters(), lr=1e-3)
+    generator = torch.Generator().manual_seed(SEED)
+    curve = Curve(budget)
+    pruned = to_prune is None  # TT networks are compressed from the start
+
+    def accuracy():
+        with torch.no_grad():
+            predicted = torch.cat([model(X_test_t[i:i + 2000]).argmax(1)
+                                   for i in range(0, len(X_test_t), 2000)])
+        return float((predicted.numpy() == y_test).mean())
+
+    elapsed, epochs = 0.0, 0
+    while elapsed < budget:
+        order = torch.randperm(len(X), generator=generator)
+        for first in range(0, len(X), 128):
+            started = time.perf_counter()
+            batch = order[first:first + 128]
+            optimiser.zero_grad()
+            torch.nn.functional.cross_entropy(model(X[batch]), y[batch]).backward()
+            optimiser.step()
+            if not pruned and elapsed >= budget / 2:
+                for layer in to_prune:
+                    prune.l1_unstructured(layer, "weight", amount=0.9)
+                pruned = True
+            elapsed += time.perf_counter() - started
+            if curve.due(elapsed) or elapsed >= budget:
+                curve.record(elapsed, accuracy() if pruned else math.nan)
+            if elapsed >= budget:
+                break
+        epochs += 1
+    if to_prune is not None:  # the pruned layers' weight is the masked one
+        linear = [layer for layer in model if isinstance(layer, torch.nn.Linear)]
+        stored = sum(int(torch.count_nonzero(layer.weight)) + layer.bias.numel()
+                     for layer in linear)
+        ratio = stored / sum(layer.weight.numel() + layer.bias.numel() for layer in linear)
+    return ratio, curve, epochs
+
+
+# ----------------------------------------------------------------------------- report
+def tt_shapes_of(name):
+    """The TT mode shapes nnbcd uses for each layer of the experiment (None: not TT)."""
+    import nnbcd
+    from cnn_mnist import W2_SHAPE, W3_SHAPE
+    if name.startswith("cnn"):
+        return [None, W2_SHAPE, W3_SHAPE, None]
+    if name == "tt-mlp":
+        model = nnbcd.MLP([784, 1024, 1024, 1024, 512, 10],
+                          compression=[nnbcd.TensorTrain(80)] * 4 + [None])
+        return [tuple(core.shape[1] for core in cores) if cores else None
+                for cores in model.tt_cores]
+    return None
+
+
+def summary(curve):
+    compressed = [a for a in curve.accuracy if not math.isnan(a)]
+    return (compressed[-1] if compressed else math.nan, max(compressed, default=math.nan),
+            curve.seconds[-1] if curve.seconds else 0.0)
+
+
+def plot(name, runs, path):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    figure, axes = plt.subplots(figsize=(6, 4))
+    for method, run in runs.items():
+        axes.plot(run["seconds"], run["accuracy"], marker="o", markersize=3, label=method)
+    axes.set_xlabel("training wall time (s)")
+    axes.set_ylabel("test accuracy (compressed network)")
+    axes.set_title(name)
+    axes.grid(alpha=0.3)
+    axes.legend()
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+
+
+def table(results):
+    lines = ["| experiment | method | CR | final test acc | best test acc | wall time (s) | "
+             "iterations / epochs |", "|---|---|---|---|---|---|---|"]
+    for name, runs in results.items():
+        for method, run in runs.items():
+            final, best, seconds = run["final"], run["best"], run["seconds"][-1]
+            unit = "iterations" if method == "NN-BCD" else "epochs"
+            lines.append(f"| {name} | {method} | {run['cr']:.4f} | {final:.4f} | {best:.4f} | "
+                         f"{seconds:.0f} | {run['steps']} {unit} |")
+    return "\n".join(lines)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--budget", type=float, help="seconds of training per method, the same "
+                        "for every experiment (default: cnn 1200, tt-mlp 600, lenet 300; 10 with "
+                        "--quick)")
+    parser.add_argument("--only", default=",".join(EXPERIMENTS),
+                        help=f"comma-separated, from {', '.join(EXPERIMENTS)}")
+    parser.add_argument("--threads", type=int, default=0, help="0: all usable cores")
+    parser.add_argument("--quick", action="store_true",
+                        help="smoke run: small training subsets and 2,000 test images")
+    parser.add_argument("--out", help="directory for the results (default bench/results, "
+                        "a temporary directory with --quick)")
+    args = parser.parse_args(argv)
+    names = [s for s in args.only.split(",") if s]
+    if any(s not in EXPERIMENTS for s in names):
+        parser.error(f"--only must be chosen from {', '.join(EXPERIMENTS)}")
+    budgets = {name: args.budget or (10.0 if args.quick else BUDGETS[name]) for name in names}
+    out = args.out or (tempfile.mkdtemp(prefix="nnbcd-experiments-") if args.quick else RESULTS)
+    os.makedirs(out, exist_ok=True)
+    from nnbcd.threads import usable_cores
+    threads = args.threads or usable_cores()
+    command = "python bench/experiments.py " + " ".join(sys.argv[1:] if argv is None else argv)
+    print(f"command: {command}\ncpu: {cpu_name()}, {threads} thread(s), seconds of training "
+          f"per method: {budgets}", flush=True)
+
+    data = load(args.quick)
+    results = {}
+    for name in names:
+        results[name] = {}
+        budget = budgets[name]
+        tt_shapes = tt_shapes_of(name)
+        for method, run in (("NN-BCD", lambda: nnbcd_run(name, data, budget, threads,
+                                                         args.quick)),
+                            ("backprop (Adam)", lambda: torch_run(name, data, budget, threads,
+                                                                  args.quick, tt_shapes))):
+            ratio, curve, steps = run()
+            final, best, _ = summary(curve)
+            results[name][method] = {"cr": ratio, "seconds": curve.seconds,
+                                     "accuracy": curve.accuracy, "steps": steps,
+                                     "final": final, "best": best}
+            print(f"{name:9s} {method:16s} CR {ratio:.4f}  final {final:.4f}  best {best:.4f}  "
+                  f"{steps} {'iterations' if method == 'NN-BCD' else 'epochs'}", flush=True)
+        plot(name, results[name], os.path.join(out, f"experiments_{name}.png"))
+
+    with open(os.path.join(out, "experiments.json"), "w") as f:
+        json.dump({"command": command, "budgets": budgets, "threads": threads, "seed": SEED,
+                   "results": results}, f, indent=1)
+    with open(os.path.join(out, "experiments.md"), "w") as f:
+        f.write(f"`{command}` on {cpu_name()}, {threads} thread(s), seed {SEED}; each method "
+                f"trains for the wall time given in the table.\n\n{table(results)}\n")
+    print("\n" + table(results) + f"\n\nwritten to {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
