@@ -21,11 +21,11 @@ inline bool split_inner(int threads, Index inner, Index output_rows, Index outpu
          double(threads - 1) * double(output_cols) <= double(inner) / 4;
 }
 
-// Sums f(first_column, column_count, C) over static column blocks of [0, n), one per thread;
-// thread 0 adds into `total` itself, the others into rows x cols partials that are added in
-// thread order: deterministic for a given thread count.
-template <class T, class F>
-void sum_over_inner_blocks(int threads, Index n, Matrix<T>& total, F&& f) {
+// Adds f(first_column, column_count, C) to `total` for static column blocks of [0, n), one per
+// thread: thread 0 adds into `total` itself, the others into zeroed partials that are added in
+// thread order: deterministic for a given thread count. f must add into C, not assign.
+template <class T, class Total, class F>
+void sum_over_inner_blocks(int threads, Index n, Eigen::MatrixBase<Total>& total, F&& f) {
   std::vector<Matrix<T>> partial(threads - 1);
 #pragma omp parallel for schedule(static) num_threads(threads)
   for (int t = 0; t < threads; ++t) {
@@ -69,7 +69,7 @@ void gram_lower(const Eigen::MatrixBase<Derived>& M, T scale, T shift, Matrix<T>
   if (threads == 1 || d < 64) {
     A.template selfadjointView<Eigen::Lower>().rankUpdate(M, scale);
   } else if (split_inner(threads, n, d, d)) {
-    sum_over_inner_blocks<T>(threads, n, A, [&](Index begin, Index count, Matrix<T>& C) {
+    sum_over_inner_blocks<T>(threads, n, A, [&](Index begin, Index count, auto& C) {
       C.template selfadjointView<Eigen::Lower>().rankUpdate(M.middleCols(begin, count), scale);
     });
   } else {
@@ -99,7 +99,8 @@ bool cholesky_in_place(Matrix<T>& A) {
     const int threads = threads_for(double(rest) * double(b) * double(b));
 #pragma omp parallel for schedule(static) num_threads(threads) if (threads > 1)
     for (int t = 0; t < threads; ++t) {
-      auto rows = panel.middleRows(rest * t / threads, rest * (t + 1) / threads - rest * t / threads);
+      const Index begin = rest * t / threads, count = rest * (t + 1) / threads - begin;
+      auto rows = panel.middleRows(begin, count);
       diagonal.transpose().template triangularView<Eigen::Upper>()
           .template solveInPlace<Eigen::OnTheRight>(rows);
     }
@@ -123,11 +124,9 @@ void add_product_over_samples(const Eigen::MatrixBase<DerivedA>& A,
     C.noalias() += scale * A * B.transpose();
     return;
   }
-  Matrix<T> total = Matrix<T>::Zero(A.rows(), B.rows());
-  sum_over_inner_blocks<T>(threads, n, total, [&](Index begin, Index count, Matrix<T>& part) {
+  sum_over_inner_blocks<T>(threads, n, C, [&](Index begin, Index count, auto& part) {
     part.noalias() += scale * A.middleCols(begin, count) * B.middleCols(begin, count).transpose();
   });
-  C += total;
 }
 
 // Solve L L^T X = B in place, L the lower triangle of `factor`, the right-hand sides split
