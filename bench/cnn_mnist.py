@@ -32,6 +32,12 @@ def paper_cnn(rank, seed):
                          hidden=(1024, 1024), n_classes=10, compression=compression, seed=seed)
 
 
+def training_subset(X, y, size, seed):
+    """A seeded subset of ``size`` training samples, in their original order."""
+    chosen = np.sort(np.random.default_rng(seed).choice(len(X), size, replace=False))
+    return X[chosen], y[chosen]
+
+
 def peak_rss_gib():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # KiB on Linux
 
@@ -55,9 +61,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
 
     X_all, y_all, X_test, y_test = load_mnist(args.mnist)
-    subset = np.sort(np.random.default_rng(args.seed).choice(len(X_all), args.train_size,
-                                                             replace=False))
-    X_train, y_train = X_all[subset], y_all[subset]
+    X_train, y_train = training_subset(X_all, y_all, args.train_size, args.seed)
     model = paper_cnn(args.rank, args.seed)
     trainer = nnbcd.BCD(n_threads=args.threads, tau_growth=args.tau_growth,
                         overwrite_weights=args.overwrite_weights)

@@ -61,9 +61,14 @@ def load(quick):
     return X_train, y_train, X_test, y_test
 
 
-def subset(X, y, size):
-    chosen = np.sort(np.random.default_rng(SEED).choice(len(X), size, replace=False))
-    return X[chosen], y[chosen]
+def training_set(name, X_train, y_train, quick):
+    """The seeded training subset of one experiment (LeNet: all the training images)."""
+    from cnn_mnist import training_subset
+    if quick:
+        size = 5000 if name == "lenet" else 1000
+    else:
+        size = {"tt-mlp": 7352, "lenet": len(X_train)}.get(name, 6000)
+    return training_subset(X_train, y_train, size, SEED)
 
 
 # ----------------------------------------------------------------------------- a budget
@@ -82,23 +87,19 @@ class Curve:
 
 
 # ----------------------------------------------------------------------------- NN-BCD
-def nnbcd_run(name, data, budget, threads, quick):
+def nnbcd_run(name, X, y, X_test, y_test, budget, threads):
     """(model, curve, iterations) of NN-BCD on one experiment."""
     import nnbcd
     from cnn_mnist import paper_cnn
 
-    X_train, y_train, X_test, y_test = data
     if name.startswith("cnn"):
-        X, y = subset(X_train, y_train, 1000 if quick else 6000)
         model = paper_cnn(int(name[5:]), SEED)
         trainer = nnbcd.BCD(tau_growth=1.15, n_threads=threads)
     elif name == "tt-mlp":
-        X, y = subset(X_train, y_train, 1000 if quick else 7352)
         model = nnbcd.MLP([784, 1024, 1024, 1024, 512, 10], seed=SEED,
                           compression=[nnbcd.TensorTrain(80)] * 4 + [None])
         trainer = nnbcd.BCD(tau_growth=1.15, n_threads=threads)
     else:
-        X, y = subset(X_train, y_train, 5000) if quick else (X_train, y_train)
         model = nnbcd.MLP([784, 300, 100, 10], seed=SEED,
                           compression=[nnbcd.Pruned(0.9), nnbcd.Pruned(0.9), None])
         trainer = nnbcd.BCD(1.0, 1.0, 0.1, weight_decay=0.001 * len(X), tau_growth=1.05,
@@ -115,7 +116,7 @@ def nnbcd_run(name, data, budget, threads, quick):
         iterations += 1
         if curve.due(elapsed) or elapsed >= budget:
             curve.record(elapsed, np.mean(model.predict(X_test, threads) == y_test))
-    return model.compression_ratio, curve, iterations
+    return model, curve, iterations
 
 
 # ----------------------------------------------------------------------------- backprop
@@ -182,20 +183,14 @@ def torch_model(name, tt_shapes):
     return model, stored / dense, None
 
 
-def torch_run(name, data, budget, threads, quick, tt_shapes):
-    """(compression ratio, curve, epochs) of backpropagation on one experiment."""
+def torch_run(name, X, y, X_test, y_test, budget, threads, tt_shapes):
+    """(compression ratio, curve, epochs) of backpropagation on one experiment; ``tt_shapes``
+    are the mode shapes of nnbcd's TT layers (None for the others)."""
     import torch
     from torch.nn.utils import prune
 
     torch.manual_seed(SEED)
     torch.set_num_threads(threads)
-    X_train, y_train, X_test, y_test = data
-    if name.startswith("cnn"):
-        X, y = subset(X_train, y_train, 1000 if quick else 6000)
-    elif name == "tt-mlp":
-        X, y = subset(X_train, y_train, 1000 if quick else 7352)
-    else:
-        X, y = subset(X_train, y_train, 5000) if quick else (X_train, y_train)
     image = (-1, 1, 28, 28) if name.startswith("cnn") else (-1, 784)
     X = torch.from_numpy(np.ascontiguousarray(X, np.float32)).reshape(image)
     y = torch.from_numpy(np.asarray(y, np.int64))
@@ -240,20 +235,6 @@ def torch_run(name, data, budget, threads, quick, tt_shapes):
 
 
 # ----------------------------------------------------------------------------- report
-def tt_shapes_of(name):
-    """The TT mode shapes nnbcd uses for each layer of the experiment (None: not TT)."""
-    import nnbcd
-    from cnn_mnist import W2_SHAPE, W3_SHAPE
-    if name.startswith("cnn"):
-        return [None, W2_SHAPE, W3_SHAPE, None]
-    if name == "tt-mlp":
-        model = nnbcd.MLP([784, 1024, 1024, 1024, 512, 10],
-                          compression=[nnbcd.TensorTrain(80)] * 4 + [None])
-        return [tuple(core.shape[1] for core in cores) if cores else None
-                for cores in model.tt_cores]
-    return None
-
-
 def summary(curve):
     compressed = [a for a in curve.accuracy if not math.isnan(a)]
     return (compressed[-1] if compressed else math.nan, max(compressed, default=math.nan),
@@ -315,23 +296,26 @@ def main(argv=None):
     print(f"command: {command}\ncpu: {cpu_name()}, {threads} thread(s), seconds of training "
           f"per method: {budgets}", flush=True)
 
-    data = load(args.quick)
+    X_train, y_train, X_test, y_test = load(args.quick)
     results = {}
+
+    def record(name, method, ratio, curve, steps):
+        final, best, _ = summary(curve)
+        results[name][method] = {"cr": ratio, "seconds": curve.seconds,
+                                 "accuracy": curve.accuracy, "steps": steps,
+                                 "final": final, "best": best}
+        print(f"{name:9s} {method:16s} CR {ratio:.4f}  final {final:.4f}  best {best:.4f}  "
+              f"{steps} {'iterations' if method == 'NN-BCD' else 'epochs'}", flush=True)
+
     for name in names:
         results[name] = {}
-        budget = budgets[name]
-        tt_shapes = tt_shapes_of(name)
-        for method, run in (("NN-BCD", lambda: nnbcd_run(name, data, budget, threads,
-                                                         args.quick)),
-                            ("backprop (Adam)", lambda: torch_run(name, data, budget, threads,
-                                                                  args.quick, tt_shapes))):
-            ratio, curve, steps = run()
-            final, best, _ = summary(curve)
-            results[name][method] = {"cr": ratio, "seconds": curve.seconds,
-                                     "accuracy": curve.accuracy, "steps": steps,
-                                     "final": final, "best": best}
-            print(f"{name:9s} {method:16s} CR {ratio:.4f}  final {final:.4f}  best {best:.4f}  "
-                  f"{steps} {'iterations' if method == 'NN-BCD' else 'epochs'}", flush=True)
+        X, y = training_set(name, X_train, y_train, args.quick)
+        model, curve, iterations = nnbcd_run(name, X, y, X_test, y_test, budgets[name], threads)
+        record(name, "NN-BCD", model.compression_ratio, curve, iterations)
+        tt_shapes = [None if cores is None else tuple(core.shape[1] for core in cores)
+                     for cores in model.tt_cores]
+        record(name, "backprop (Adam)",
+               *torch_run(name, X, y, X_test, y_test, budgets[name], threads, tt_shapes))
         plot(name, results[name], os.path.join(out, f"experiments_{name}.png"))
 
     with open(os.path.join(out, "experiments.json"), "w") as f:

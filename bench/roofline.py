@@ -34,7 +34,8 @@ import time
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from machine import cpu_name, fmt, format_table, gemm_rate_numpy, loadavg  # noqa: E402
+from machine import (best_seconds, cpu_name, fmt, format_table, gemm_rate_numpy,  # noqa: E402
+                     loadavg)
 
 MNIST = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "shared", "data",
                      "mnist")
@@ -64,9 +65,8 @@ def build(name):
         model = nnbcd.MLP([784, 300, 100, 10], seed=0,
                           compression=[nnbcd.Pruned(0.9), nnbcd.Pruned(0.9), None])
         return model, X_train, y_train, X_test, {"pruned": [0.9, 0.9, None]}
-    from cnn_mnist import paper_cnn
-    subset = np.sort(np.random.default_rng(0).choice(len(X_train), 6000, replace=False))
-    return paper_cnn(40, 0), X_train[subset], y_train[subset], X_test, None
+    from cnn_mnist import paper_cnn, training_subset
+    return (paper_cnn(40, 0), *training_subset(X_train, y_train, 6000, 0), X_test, None)
 
 
 def layer_shapes(model, n):
@@ -133,7 +133,7 @@ def eigen_gemm_rate(nnbcd, threads):
     """GFLOP/s of the core's GEMM: the forward pass of one dense 1024 → 1024 layer."""
     X = np.random.default_rng(0).standard_normal((GEMM_COLUMNS, 1024)).astype(np.float32)
     layer = nnbcd.MLP([1024, 1024], seed=0)
-    best = min(timed(lambda: layer.decision_function(X, threads)) for _ in range(5))
+    best = best_seconds(lambda: layer.decision_function(X, threads), 5)
     return 2 * 1024 * 1024 * GEMM_COLUMNS / best / 1e9
 
 
