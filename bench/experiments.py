@@ -292,7 +292,7 @@ def main(argv=None):
     os.makedirs(out, exist_ok=True)
     from nnbcd.threads import usable_cores
     threads = args.threads or usable_cores()
-    command = "python bench/experiments.py " + " ".join(sys.argv[1:] if argv is None else argv)
+    command = " ".join(["python bench/experiments.py", *(sys.argv[1:] if argv is None else argv)])
     print(f"command: {command}\ncpu: {cpu_name()}, {threads} thread(s), seconds of training "
           f"per method: {budgets}", flush=True)
 

@@ -292,7 +292,12 @@ def bad_files(tmp_path):
      "has no label column 'class' (its columns: a, b, label)"),
     (["train", "--data", "{tmp}/data.csv", "--model", "convnet"], 1, "--input-shape H W C"),
     (["train", "--label-column", "label"], 1, "--label-column is for .csv files"),
-    (["train", "--gamma", "-1"], 1, "gamma must be > 0"),
+    (["train", "--gamma", "-1"], 2, "argument --gamma: must be a positive finite number, got -1"),
+    (["train", "--rho", "nan"], 2, "argument --rho: must be a positive finite number, got nan"),
+    (["train", "--weight-decay", "-0.1"], 2,
+     "argument --weight-decay: must be a finite number >= 0, got -0.1"),
+    (["train", "--tau", "2", "--tau-max", "1"], 2,
+     "argument --tau-max: must be >= --tau (2), got 1"),
 ])
 def test_bad_input_is_one_line(capsys, tmp_path, argv, status, message):
     bad_files(tmp_path)

@@ -63,7 +63,10 @@ _COUNT = _number(int, lambda n: n >= 1, ">= 1")
 _NON_NEGATIVE = _number(int, lambda n: n >= 0, ">= 0")
 _SPARSITY = _number(float, lambda s: 0 <= s < 1, "in [0, 1)")
 _FRACTION = _number(float, lambda s: 0 < s < 1, "in (0, 1)")
-_SCALE = _number(float, lambda s: 0 < s < math.inf, "a positive finite number")
+_POSITIVE_REAL = _number(float, lambda s: 0 < s < math.inf, "a positive finite number")
+_NON_NEGATIVE_REAL = _number(float, lambda s: 0 <= s < math.inf, "a finite number >= 0")
+# BCD's settings that must be > 0; the others (tau, tau_max, weight decay) may be 0
+_POSITIVE_SETTINGS = ("gamma", "rho", "alpha", "tau_growth")
 
 
 def _bcd_default(name):
@@ -122,7 +125,7 @@ def _add_train(commands):
     _add_data_options(data, cli_data.DEFAULT_TEST_SIZE, 0, "default: {}")
     data.add_argument("--train-size", type=_COUNT, metavar="N",
                       help="train on a seeded random subset of N training samples")
-    data.add_argument("--scale", type=_SCALE,
+    data.add_argument("--scale", type=_POSITIVE_REAL,
                       help="multiply the raw inputs by this (default: digits 1/16, MNIST "
                       "1/255, files 1)")
     model = train.add_argument_group("model")
@@ -148,10 +151,11 @@ def _add_train(commands):
                           help="BCD iterations (default: 200)")
     _add_threads(training)
     for name in ("gamma", "rho", "alpha", "tau", "tau_growth", "tau_max"):
-        training.add_argument(f"--{name.replace('_', '-')}", type=float,
+        kind = _POSITIVE_REAL if name in _POSITIVE_SETTINGS else _NON_NEGATIVE_REAL
+        training.add_argument(f"--{name.replace('_', '-')}", type=kind,
                               default=_bcd_default(name),
                               help=f"see nnbcd.BCD (default: {_bcd_default(name)})")
-    training.add_argument("--weight-decay", type=float, default=0.003,
+    training.add_argument("--weight-decay", type=_NON_NEGATIVE_REAL, default=0.003,
                           help="L2 penalty per training sample (default: 0.003)")
     training.add_argument("--eval-every", type=_COUNT, default=1, metavar="K",
                           help="measure the accuracies every K iterations (default: 1)")
@@ -457,8 +461,12 @@ def _show_warning(message, category, filename, lineno, file=None, line=None):
 def main(argv=None):
     """Run the command line on ``argv`` (default: ``sys.argv[1:]``); returns the exit status:
     0, 1 when the command failed, 2 for a bad command line, 130 when interrupted."""
+    parser = _parser()
     try:
-        args = _parser().parse_args(argv)
+        args = parser.parse_args(argv)
+        if getattr(args, "run", None) is train_command and args.tau_max < args.tau:
+            parser.error(f"argument --tau-max: must be >= --tau ({args.tau:g}), got "
+                         f"{args.tau_max:g}")
     except SystemExit as exit_:  # --help, or a usage error already printed
         return exit_.code
     with warnings.catch_warnings():
