@@ -1,6 +1,8 @@
 """Threads: n_threads=0 resolves to the usable cores, oversubscription warns, and training
 releases the GIL so that other Python threads keep running."""
 
+import math
+import os
 import threading
 import time
 import warnings
@@ -9,13 +11,35 @@ import numpy as np
 import pytest
 
 import nnbcd
+from nnbcd._native import core
 from nnbcd.threads import OversubscriptionWarning, resolve, usable_cores, warn_if_oversubscribed
 
 
 def test_zero_threads_means_the_usable_cores():
-    assert 1 <= usable_cores() <= (len(__import__("os").sched_getaffinity(0)))
+    affinity = len(os.sched_getaffinity(0))
+    quota = core.cgroup_cpu_quota("/sys/fs/cgroup")
+    assert usable_cores() == (min(affinity, max(1, math.ceil(quota))) if quota else affinity)
     assert resolve(0) == usable_cores() and resolve(3) == 3
     assert nnbcd.BCD(n_threads=0).n_threads == usable_cores()
+    if core.openmp:  # the C++ core's own n_threads=0 (for C++ users) is the same count
+        assert core.max_threads(0) == usable_cores() and core.max_threads(3) == 3
+
+
+@pytest.mark.parametrize("files,quota", [
+    ({}, 0.0),
+    ({"cpu.max": "max 100000\n"}, 0.0),
+    ({"cpu.max": "150000 100000\n"}, 1.5),
+    ({"cpu.max": "200000 100000\n", "cpu/cpu.cfs_quota_us": "800000\n"}, 2.0),  # v2 first
+    ({"cpu.max": "garbage here\n"}, 0.0),
+    ({"cpu/cpu.cfs_quota_us": "-1\n", "cpu/cpu.cfs_period_us": "100000\n"}, 0.0),
+    ({"cpu/cpu.cfs_quota_us": "400000\n", "cpu/cpu.cfs_period_us": "100000\n"}, 4.0),
+    ({"cpu/cpu.cfs_quota_us": "400000\n"}, 0.0),
+])
+def test_the_cgroup_cpu_quota_is_read_from_v2_then_v1(tmp_path, files, quota):
+    for name, text in files.items():
+        (tmp_path / name).parent.mkdir(exist_ok=True)
+        (tmp_path / name).write_text(text)
+    assert core.cgroup_cpu_quota(str(tmp_path)) == quota
 
 
 def test_more_threads_than_cores_warns():

@@ -37,6 +37,8 @@ PYBIND11_MODULE(NNBCD_MODULE_NAME, m) {
   m.def("cpu_supports", &cpu_supports, py::arg("variant"));
   m.def("max_threads", [](int n_threads) { return nnbcd::resolve_threads(n_threads); },
         py::arg("n_threads") = 0);
+  m.def("usable_cores", &nnbcd::usable_cores);
+  m.def("cgroup_cpu_quota", &nnbcd::cgroup_cpu_quota, py::arg("root"));
   m.def(
       "default_tt_shape",
       [](bool matrix_layout, nnbcd::Index d_out, nnbcd::Index d_in) -> py::object {

@@ -7,10 +7,10 @@ others; a BLAS thread pool (numpy's OpenBLAS or MKL) busy in those threads then 
 nnbcd's threads for the same cores, which ``warn_if_oversubscribed`` reports.
 """
 
-import math
-import os
 import threading
 import warnings
+
+from ._native import core
 
 
 class OversubscriptionWarning(RuntimeWarning):
@@ -18,33 +18,9 @@ class OversubscriptionWarning(RuntimeWarning):
 
 
 def usable_cores():
-    """Cores this process may run on: its CPU affinity, capped by a cgroup CPU quota."""
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        cores = os.cpu_count() or 1
-    quota = _cgroup_quota()
-    return max(1, min(cores, math.ceil(quota))) if quota else cores
-
-
-def _read(path):
-    with open(path) as f:
-        return f.read().split()
-
-
-def _cgroup_quota():
-    """CPUs the cgroup quota allows (cgroup v2, then v1), or None without a quota."""
-    try:
-        limit, period = _read("/sys/fs/cgroup/cpu.max")[:2]
-        return None if limit == "max" else int(limit) / int(period)
-    except (OSError, ValueError):
-        pass
-    try:
-        limit = int(_read("/sys/fs/cgroup/cpu/cpu.cfs_quota_us")[0])
-        period = int(_read("/sys/fs/cgroup/cpu/cpu.cfs_period_us")[0])
-        return limit / period if limit > 0 and period > 0 else None
-    except (OSError, ValueError, IndexError):
-        return None
+    """Cores this process may run on: its CPU affinity, capped by a cgroup CPU quota (the C++
+    core's own count, which its ``n_threads=0`` uses too)."""
+    return core.usable_cores()
 
 
 def resolve(n_threads):

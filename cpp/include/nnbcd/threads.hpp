@@ -8,7 +8,12 @@
 #pragma once
 
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
+#include <fstream>
+#include <stdexcept>
+#include <string>
+#include <thread>
 #include <vector>
 
 #ifdef _OPENMP
@@ -19,10 +24,44 @@
 
 namespace nnbcd {
 
-// Number of threads "n_threads" means: 0 = all cores, otherwise exactly that many.
+// CPUs a cgroup CPU quota allows, read under `root` (cgroup v2's cpu.max, then v1's
+// cpu/cpu.cfs_quota_us over cpu.cfs_period_us); 0 when there is no quota or nothing to read.
+inline double cgroup_cpu_quota(const std::string& root = "/sys/fs/cgroup") {
+  std::ifstream v2(root + "/cpu.max");
+  std::string limit;
+  double period = 0;
+  if (v2 >> limit >> period) {
+    if (limit == "max") return 0;
+    try {
+      const double quota = std::stod(limit);
+      return quota > 0 && period > 0 ? quota / period : 0;
+    } catch (const std::exception&) {
+      return 0;
+    }
+  }
+  std::ifstream v1_quota(root + "/cpu/cpu.cfs_quota_us");
+  std::ifstream v1_period(root + "/cpu/cpu.cfs_period_us");
+  double quota = 0;
+  if (v1_quota >> quota && v1_period >> period && quota > 0 && period > 0) return quota / period;
+  return 0;
+}
+
+// Cores this process may run on: its CPU affinity, capped by a cgroup CPU quota (a container
+// limited to 2 CPUs on a 64-core host gets 2, not 64).
+inline int usable_cores() {
+#ifdef _OPENMP
+  const int cores = omp_get_num_procs();  // the affinity mask's size
+#else
+  const int cores = std::max(1u, std::thread::hardware_concurrency());
+#endif
+  const double quota = cgroup_cpu_quota();
+  return quota > 0 ? std::max(1, std::min(cores, static_cast<int>(std::ceil(quota)))) : cores;
+}
+
+// Number of threads "n_threads" means: 0 = the usable cores, otherwise exactly that many.
 inline int resolve_threads(int n_threads) {
 #ifdef _OPENMP
-  return n_threads > 0 ? n_threads : omp_get_num_procs();
+  return n_threads > 0 ? n_threads : usable_cores();
 #else
   (void)n_threads;
   return 1;
