@@ -7,6 +7,10 @@ the time to 98 % test accuracy; then seconds per iteration and the memory estima
 
     python bench/cnn_mnist.py [--iterations 200] [--eval-every 10] [--rank 40] [--threads 0]
                               [--tau-growth 1.15] [--overwrite-weights] [--full-iterations 1]
+                              [--preset notebook]
+
+``--preset notebook`` is the authors' notebooks' setting: W ~ 0.01·N(0, 1), biases frozen at
+zero, γ = ρ = 5, α = 1, τ = 0.1 fixed, the first projection at rank 700.
 """
 
 import argparse
@@ -25,11 +29,28 @@ W2_SHAPE = (26, 26, 4, 4, 4, 4, 4, 2, 2, 2)
 W3_SHAPE = (4,) * 10
 
 
-def paper_cnn(rank, seed):
-    compression = [None, nnbcd.TensorTrain(rank, shape=W2_SHAPE),
-                   nnbcd.TensorTrain(rank, shape=W3_SHAPE), None]
+NOTEBOOK_INITIAL_RANK = 700
+
+
+def paper_cnn(rank, seed, preset=None):
+    """The paper's CNN; ``preset="notebook"``: initialised and first projected as the authors'
+    notebooks do."""
+    notebook = preset == "notebook"
+    initial_rank = NOTEBOOK_INITIAL_RANK if notebook else None
+    compression = [None, nnbcd.TensorTrain(rank, shape=W2_SHAPE, initial_rank=initial_rank),
+                   nnbcd.TensorTrain(rank, shape=W3_SHAPE, initial_rank=initial_rank), None]
+    init = dict(init="normal", init_scale=0.01) if notebook else {}
     return nnbcd.ConvNet(input_shape=(28, 28, 1), filters=32, kernel=3, stride=2,
-                         hidden=(1024, 1024), n_classes=10, compression=compression, seed=seed)
+                         hidden=(1024, 1024), n_classes=10, compression=compression, seed=seed,
+                         **init)
+
+
+def trainer_for(preset, threads, tau_growth, overwrite_weights):
+    if preset == "notebook":
+        return nnbcd.BCD(gamma=5.0, rho=5.0, alpha=1.0, tau=0.1, tau_growth=1.0,
+                         train_bias=False, n_threads=threads)
+    return nnbcd.BCD(n_threads=threads, tau_growth=tau_growth,
+                     overwrite_weights=overwrite_weights)
 
 
 def training_subset(X, y, size, seed):
@@ -56,15 +77,17 @@ def main(argv=None):
                              "faster than the library's 1.05, see the README)")
     parser.add_argument("--overwrite-weights", action="store_true",
                         help="W <- G after each sweep (the authors' projected BCD)")
+    parser.add_argument("--preset", choices=["notebook"], default=None,
+                        help="the authors' notebooks' settings (overrides --tau-growth and "
+                             "--overwrite-weights)")
     parser.add_argument("--full-iterations", type=int, default=1,
                         help="iterations timed on all 60,000 training images (0: skip)")
     args = parser.parse_args(argv)
 
     X_all, y_all, X_test, y_test = load_mnist(args.mnist)
     X_train, y_train = training_subset(X_all, y_all, args.train_size, args.seed)
-    model = paper_cnn(args.rank, args.seed)
-    trainer = nnbcd.BCD(n_threads=args.threads, tau_growth=args.tau_growth,
-                        overwrite_weights=args.overwrite_weights)
+    model = paper_cnn(args.rank, args.seed, args.preset)
+    trainer = trainer_for(args.preset, args.threads, args.tau_growth, args.overwrite_weights)
     tt_layers = [1, 2]
     stored = sum(sum(c.size for c in model.tt_cores[i]) for i in tt_layers)
     dense = sum(model.weights[i].size for i in tt_layers)
@@ -97,7 +120,7 @@ def main(argv=None):
     del state
 
     if args.full_iterations:
-        full = paper_cnn(args.rank, args.seed)
+        full = paper_cnn(args.rank, args.seed, args.preset)
         print(f"\nall {len(X_all)} training images: memory estimate "
               f"{full.training_bytes(len(X_all)) / 2**30:.2f} GiB", flush=True)
         state = trainer.start(full, X_all, y_all)

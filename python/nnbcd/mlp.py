@@ -7,13 +7,16 @@ from ._native import core
 from .bcd import lifted_bytes
 from .compression import Pruned, TensorTrain
 
-INITS = ("kaiming_normal", "kaiming_uniform", "xavier_normal", "xavier_uniform")
+INITS = ("kaiming_normal", "kaiming_uniform", "xavier_normal", "xavier_uniform", "normal")
 
 
 def _init_weight(rng, init, d_out, d_in, scale, dtype):
-    fan = d_in if init.startswith("kaiming") else (d_in + d_out) / 2
-    gain = 2.0 if init.startswith("kaiming") else 1.0  # He et al.: the ReLU halves the variance
-    std = scale * np.sqrt(gain / fan)
+    if init == "normal":  # N(0, scale²) whatever the fan-in: the authors' notebooks' 0.01·N(0, 1)
+        std = scale
+    else:
+        fan = d_in if init.startswith("kaiming") else (d_in + d_out) / 2
+        gain = 2.0 if init.startswith("kaiming") else 1.0  # He et al.: ReLU halves the variance
+        std = scale * np.sqrt(gain / fan)
     if init.endswith("normal"):
         return rng.normal(0.0, std, size=(d_out, d_in)).astype(dtype)
     bound = np.sqrt(3.0) * std  # uniform on [-bound, bound] has this standard deviation
@@ -80,10 +83,11 @@ class MLP:
         Input width first, output width last.
     compression : None or list
         One spec per layer: None (dense), ``nnbcd.Pruned`` or ``nnbcd.TensorTrain``.
-    init : {"kaiming_normal", "kaiming_uniform", "xavier_normal", "xavier_uniform"}
+    init : {"kaiming_normal", "kaiming_uniform", "xavier_normal", "xavier_uniform", "normal"}
         Weight initialisation; biases start at zero.
     init_scale : float
-        Multiplies the initial weights' standard deviation.
+        Multiplies the initial weights' standard deviation; for ``"normal"`` it *is* the
+        standard deviation (``init="normal", init_scale=0.01``: the notebooks' 0.01·N(0, 1)).
     seed : int
         Seed of the initialisation: the same seed gives the same network.
     dtype : {"float32", "float64"}
