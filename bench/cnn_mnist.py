@@ -10,7 +10,8 @@ the time to 98 % test accuracy; then seconds per iteration and the memory estima
                               [--preset notebook]
 
 ``--preset notebook`` is the authors' notebooks' setting: W ~ 0.01·N(0, 1), biases frozen at
-zero, γ = ρ = 5, α = 1, τ = 0.1 fixed, the first projection at rank 700.
+zero, γ = ρ = 5, α = 1, τ = 0.1 fixed, the first projection at rank 700, W ← G after every
+sweep (projected BCD).
 """
 
 import argparse
@@ -48,7 +49,7 @@ def paper_cnn(rank, seed, preset=None):
 def trainer_for(preset, threads, tau_growth, overwrite_weights):
     if preset == "notebook":
         return nnbcd.BCD(gamma=5.0, rho=5.0, alpha=1.0, tau=0.1, tau_growth=1.0,
-                         train_bias=False, n_threads=threads)
+                         train_bias=False, overwrite_weights=True, n_threads=threads)
     return nnbcd.BCD(n_threads=threads, tau_growth=tau_growth,
                      overwrite_weights=overwrite_weights)
 
