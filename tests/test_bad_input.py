@@ -115,7 +115,7 @@ def test_bad_fit_arguments(model, data):
 def test_memory_refused_before_allocating(model, monkeypatch):
     from nnbcd import bcd
 
-    monkeypatch.setattr(bcd, "_available_memory", lambda: 1000)
+    monkeypatch.setattr(bcd, "available_memory", lambda: 1000)
     with pytest.raises(MemoryError, match="GiB for the lifted variables"):
         nnbcd.BCD().start(model, np.zeros((50, 4)), np.zeros(50, int))
 

@@ -218,6 +218,6 @@ def test_memory_refused_with_the_patches_counted(monkeypatch):
     from nnbcd import bcd
 
     net = _small_net()
-    monkeypatch.setattr(bcd, "_available_memory", lambda: net.training_bytes(20) - 1)
+    monkeypatch.setattr(bcd, "available_memory", lambda: net.training_bytes(20) - 1)
     with pytest.raises(MemoryError, match="GiB for the lifted variables"):
         nnbcd.BCD().start(net, _images(), np.arange(20) % 4)

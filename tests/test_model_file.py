@@ -208,7 +208,7 @@ def test_invalid_pruned_layers_are_refused(case):
 
 
 def test_a_network_too_large_for_memory_is_refused_before_allocating(saved, monkeypatch):
-    monkeypatch.setattr(model_file, "_available_memory", lambda: 1000)
+    monkeypatch.setattr(model_file, "available_memory", lambda: 1000)
     with pytest.raises(nnbcd.ModelFileError, match="GiB; only"):
         model_file.loads(saved)
 

@@ -9,6 +9,7 @@ import numpy as np
 from . import _validation as v
 from ._native import DivergenceError, core
 from .history import History
+from .memory import available_memory
 from .threads import warn_if_oversubscribed
 
 # Defaults chosen on digits/MNIST-sized problems with standardised inputs (see README).
@@ -18,29 +19,6 @@ DEFAULT_ALPHA = 1.0
 TINY = np.finfo(np.float64).tiny  # floor of the divergence test's reference objective
 SETTINGS = ("gamma", "rho", "alpha", "tau", "tau_growth", "tau_max", "weight_decay",
             "dense_iterations", "train_bias", "overwrite_weights")
-
-
-def _available_memory():
-    """Bytes of memory available to allocate, or None where the platform does not say."""
-    try:
-        with open("/proc/meminfo") as f:
-            for line in f:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    try:
-        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    except (ValueError, OSError, AttributeError):
-        return None
-
-
-def lifted_bytes(sizes, n_samples, dtype):
-    """Memory a training run allocates: U_i, V_i and the cached W_i V_{i-1} (each d_i × n),
-    the targets, and the largest d × d system."""
-    itemsize = np.dtype(dtype).itemsize
-    widths = sizes[1:]
-    return itemsize * (n_samples * (3 * sum(widths) + sizes[-1]) + 2 * max(sizes) ** 2)
 
 
 def _targets(y, n_samples, n_outputs, dtype):
@@ -223,7 +201,7 @@ class BCD:
         X = model.check_input(X)
         Y, labels = _targets(y, X.shape[0], model.sizes[-1], model.dtype)
         warn_if_oversubscribed(self.n_threads)
-        needed, available = model.training_bytes(X.shape[0]), _available_memory()
+        needed, available = model.training_bytes(X.shape[0]), available_memory()
         if available is not None and needed > available:
             raise MemoryError(
                 f"training this network on {X.shape[0]} samples needs about {needed / 2**30:.2f} "
@@ -337,4 +315,4 @@ def _progress_line(history):
             f"{history.seconds[-1]:.3f} s")
 
 
-__all__ = ["BCD", "TrainingState", "DivergenceError", "lifted_bytes"]
+__all__ = ["BCD", "TrainingState", "DivergenceError"]

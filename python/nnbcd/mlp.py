@@ -4,7 +4,7 @@ import numpy as np
 
 from . import _validation as v
 from ._native import core
-from .bcd import lifted_bytes
+from .memory import lifted_bytes
 from .compression import Pruned, TensorTrain
 
 INITS = ("kaiming_normal", "kaiming_uniform", "xavier_normal", "xavier_uniform", "normal")
@@ -258,7 +258,7 @@ class MLP:
         return (W != 0) & alive[i + 1][:, None] & alive[i][None, :]
 
     def training_bytes(self, n_samples):
-        """Memory BCD allocates to train on ``n_samples`` samples (see ``nnbcd.bcd.lifted_bytes``)."""
+        """Memory BCD allocates to train on ``n_samples`` samples (see ``nnbcd.memory.lifted_bytes``)."""
         return lifted_bytes(self.sizes, n_samples, self.dtype)
 
     def check_input(self, X, name="X"):

@@ -26,9 +26,9 @@ from safetensors import SafetensorError
 from safetensors.numpy import load as load_tensors
 from safetensors.numpy import save as save_tensors
 
-from .bcd import _available_memory
 from .compression import Pruned, TensorTrain
 from .convnet import ConvNet
+from .memory import available_memory
 from .mlp import MLP
 
 FORMAT = "nnbcd.model"
@@ -252,7 +252,7 @@ def _rebuild(meta, tensors):
     for i, (rows, _) in enumerate(shapes):
         _tensor(tensors, f"layers.{i}.bias", (rows,), dtype)
     needed = 2 * np.dtype(dtype).itemsize * sum(rows * cols for rows, cols in shapes)
-    available = _available_memory()
+    available = available_memory()
     if available is not None and needed > available:
         raise ModelFileError(f"the network it describes needs {needed / 2**30:.1f} GiB; only "
                              f"{available / 2**30:.1f} GiB is available")
