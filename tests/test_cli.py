@@ -312,10 +312,13 @@ def test_bad_input_is_one_line(capsys, tmp_path, argv, status, message):
 
 
 def test_cmake_locations(capsys):
-    config = Path(nnbcd.__file__).parent / "share" / "cmake" / "nnbcd" / "nnbcdConfig.cmake"
+    # an editable install keeps the C++ package beside the compiled cores, not the sources
+    configs = [Path(p).resolve() / "share" / "cmake" / "nnbcd" / "nnbcdConfig.cmake"
+               for p in nnbcd.__path__]
+    config = next((c for c in configs if c.is_file()), None)
     for command in ("cmakedir", "cmake-prefix-path"):
         status, out, err = run(capsys, command)
-        if config.is_file():  # an installed wheel
+        if config is not None:  # an installed wheel, or an editable install
             assert status == 0 and str(config.parent.parents[2]) in out
         else:  # the source tree
             assert status == 1 and err.startswith("nnbcd: error: no nnbcdConfig.cmake under")

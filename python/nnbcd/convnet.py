@@ -5,8 +5,10 @@ import numpy as np
 from . import _validation as v
 from ._native import core
 from .mlp import MLP, check_sizes
+from .model_file import register
 
 
+@register
 class ConvNet(MLP):
     """A ReLU convolution (``filters`` filters of ``kernel`` × ``kernel``, ``stride``, no
     padding), then fully connected ReLU layers of widths ``hidden``, then a linear output of
@@ -86,6 +88,16 @@ class ConvNet(MLP):
             return super()._live_weights(i, W, alive)
         live_filters = alive[1].reshape(-1, self.filters).any(axis=0)
         return (W != 0) & live_filters[:, None]
+
+    def _conv_metadata(self):
+        return {"input_shape": list(self.input_shape), "filters": self.filters,
+                "kernel": self.kernel, "stride": self.stride}
+
+    @classmethod
+    def _from_metadata(cls, meta, sizes, common):
+        conv = meta["conv"]
+        return cls(tuple(conv["input_shape"]), conv["filters"], conv["kernel"], conv["stride"],
+                   tuple(sizes[2:-1]), sizes[-1], **common)
 
     def __repr__(self):
         return (f"ConvNet(input_shape={self.input_shape}, filters={self.filters}, "

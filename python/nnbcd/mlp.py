@@ -4,8 +4,9 @@ import numpy as np
 
 from . import _validation as v
 from ._native import core
-from .memory import lifted_bytes
 from .compression import Pruned, TensorTrain
+from .memory import lifted_bytes
+from .model_file import dumps, loads, register, save
 
 INITS = ("kaiming_normal", "kaiming_uniform", "xavier_normal", "xavier_uniform", "normal")
 
@@ -74,6 +75,7 @@ def _live_units(nonzero):
     return alive
 
 
+@register
 class MLP:
     """A ReLU network with layer widths ``sizes`` = (d_0, ..., d_N); the output layer is linear.
 
@@ -285,13 +287,20 @@ class MLP:
         in their compressed form (TT cores, CSR), the biases, and JSON metadata (architecture,
         compression, dtype, library version, training hyperparameters). ``nnbcd.load(path)``
         reads it back, as does the C++ ``nnbcd::load_model``. See ``nnbcd.model_file``."""
-        from .model_file import save
         save(self, path)
 
     def __reduce__(self):
         # Pickled through the model file's bytes: the C++ network itself cannot be pickled.
-        from .model_file import dumps, loads
         return loads, (dumps(self),)
+
+    def _conv_metadata(self):
+        """The model file's record of the convolutional first layer (none here)."""
+        return None
+
+    @classmethod
+    def _from_metadata(cls, meta, sizes, common):
+        """The network a model file's metadata describes, before its tensors are restored."""
+        return cls(sizes, **common)
 
     def __repr__(self):
         return f"MLP(sizes={self.sizes}, dtype={self.dtype.name!r})"

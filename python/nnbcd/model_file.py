@@ -27,9 +27,7 @@ from safetensors.numpy import load as load_tensors
 from safetensors.numpy import save as save_tensors
 
 from .compression import Pruned, TensorTrain
-from .convnet import ConvNet
 from .memory import available_memory
-from .mlp import MLP
 
 FORMAT = "nnbcd.model"
 VERSION = 1
@@ -37,6 +35,18 @@ VERSION = 1
 
 class ModelFileError(ValueError):
     """A model file that cannot be read: truncated, corrupt, or inconsistent."""
+
+
+# The model classes by the name the metadata records. mlp.py and convnet.py register theirs
+# (``register``), so that this module, which they call to save, never imports them.
+MODEL_CLASSES = {}
+
+
+def register(cls):
+    """Make ``cls`` (with ``_conv_metadata()`` and ``_from_metadata(meta, sizes, common)``)
+    readable from model files whose metadata names it."""
+    MODEL_CLASSES[cls.__name__] = cls
+    return cls
 
 
 def _layer_spec(spec):
@@ -55,10 +65,7 @@ def _layer_spec(spec):
 def _metadata(model):
     from . import __version__
 
-    conv = None
-    if isinstance(model, ConvNet):
-        conv = {"input_shape": list(model.input_shape), "filters": model.filters,
-                "kernel": model.kernel, "stride": model.stride}
+    conv = model._conv_metadata()
     return {"format": FORMAT, "version": VERSION, "library_version": __version__,
             "dtype": model.dtype.name, "model": type(model).__name__, "sizes": model.sizes,
             "conv": conv, "layers": [_layer_spec(s) for s in model.compression],
@@ -235,7 +242,7 @@ def _rebuild(meta, tensors):
         raise ModelFileError(f"format version {version} is not supported (this nnbcd reads "
                              f"version {VERSION})")
     kind = _field(meta, "model", str)
-    if kind not in ("MLP", "ConvNet"):
+    if kind not in MODEL_CLASSES:
         raise ModelFileError(f"unknown model {kind!r}")
     dtype = _field(meta, "dtype", str)
     if dtype not in ("float32", "float64"):
@@ -260,14 +267,9 @@ def _rebuild(meta, tensors):
     common = dict(compression=specs, init=_field(meta, "init", str),
                   init_scale=_field(meta, "init_scale", (int, float)),
                   seed=_field(meta, "seed", int), dtype=dtype)
-    if kind == "MLP":
-        model = MLP(sizes, **common)
-    else:
-        conv = meta["conv"]
-        model = ConvNet(tuple(conv["input_shape"]), conv["filters"], conv["kernel"],
-                        conv["stride"], tuple(sizes[2:-1]), sizes[-1], **common)
-        if model.sizes != sizes:
-            raise ModelFileError(f"sizes {sizes} do not match the convolution ({model.sizes})")
+    model = MODEL_CLASSES[kind]._from_metadata(meta, sizes, common)
+    if model.sizes != sizes:
+        raise ModelFileError(f"sizes {sizes} do not match the convolution ({model.sizes})")
     used = {f"layers.{i}.bias" for i in range(model.n_layers)}
     for i, spec in enumerate(specs):
         used |= _restore_layer(model, i, spec, tensors)
