@@ -10,11 +10,8 @@ import argparse
 import sys
 
 import numpy as np
-from sklearn.datasets import load_digits
-from sklearn.model_selection import train_test_split
-from sklearn.preprocessing import StandardScaler
-
 import nnbcd
+from screen_digits import digits
 
 # name: (BCD options, compression-spec options)
 SCHEDULES = {
@@ -40,11 +37,7 @@ def main(argv=None):
     p.add_argument("--compression", choices=sorted(NETWORKS), default="prune")
     args = p.parse_args(argv)
     print("command:", " ".join(["python", *sys.argv]))
-    X, y = load_digits(return_X_y=True)
-    X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.25, stratify=y,
-                                                        random_state=0)
-    scaler = StandardScaler().fit(X_train)
-    X_train, X_test = scaler.transform(X_train), scaler.transform(X_test)
+    X_train, X_test, y_train, y_test = digits()
     sizes, make_spec = NETWORKS[args.compression]
     schedules = dict(SCHEDULES, **(TT_ONLY if args.compression == "tt" else {}))
     checkpoints = (50, 100, 150, 200)

@@ -18,9 +18,11 @@ README = Path(__file__).resolve().parents[1] / "README.md"
 FENCED = re.compile(r"^```(\w+)\n(.*?)^```$", re.S | re.M)
 
 
+TEXT = README.read_text(encoding="utf-8")
+
+
 def _blocks(language):
-    text = README.read_text(encoding="utf-8")
-    return [m for m in FENCED.finditer(text) if m.group(1) == language]
+    return [m for m in FENCED.finditer(TEXT) if m.group(1) == language]
 
 
 def test_python_snippets_run_as_written(tmp_path, monkeypatch):
@@ -29,7 +31,7 @@ def test_python_snippets_run_as_written(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)  # they write model.safetensors and run.ckpt
     namespace = {"__name__": "__readme__"}
     for k, block in enumerate(blocks):
-        line = README.read_text(encoding="utf-8")[:block.start()].count("\n") + 2
+        line = TEXT[:block.start()].count("\n") + 2
         code = compile("\n" * (line - 1) + block.group(2), str(README), "exec")
         exec(code, namespace)  # a failure's traceback points at the README line
         if k == 0:  # "≈ 0.98", on a split of its own choosing
@@ -45,7 +47,7 @@ def test_cpp_service_builds_and_runs_as_written(tmp_path):
     (cmake,), (cpp,) = _blocks("cmake"), _blocks("cpp")
     (tmp_path / "CMakeLists.txt").write_text(cmake.group(2))
     (tmp_path / "service.cpp").write_text(cpp.group(2))
-    after = README.read_text(encoding="utf-8")[cpp.end():]
+    after = TEXT[cpp.end():]
     commands = re.search(r"\n\n((?:    .*\n)+)", after).group(1)
     commands = [line.strip() for line in commands.splitlines()]
     assert commands[0].startswith("cmake -S . -B build") and "./build/service" in commands[-1]
