@@ -79,6 +79,9 @@ def test_initialisation_scale():
     assert all((b == 0).all() for b in model.biases)
     uniform = nnbcd.MLP([400, 300, 10], seed=0, init="xavier_uniform")
     assert np.abs(uniform.weights[0]).max() <= np.sqrt(6 / 700) + 1e-6
+    fixed = nnbcd.MLP([400, 300, 10], seed=0, init="normal", init_scale=0.01)  # whatever the fan-in
+    for W in fixed.weights:
+        assert W.std() == pytest.approx(0.01, rel=0.05)
 
 
 def test_frozen_biases_stay_zero(small_problem):
