@@ -2,6 +2,7 @@
 // objective in its own block. Matrices hold samples as columns; W is d_out x d_in.
 #pragma once
 
+#include <algorithm>
 #include <stdexcept>
 #include <string>
 
@@ -57,27 +58,56 @@ void update_output_u(const ConstMatrixRef<T>& V, const ConstMatrixRef<T>& WV,
   });
 }
 
-// V V^T (lower triangle) and V 1 of a weight update's input V, for an input that does not
-// change between sweeps (the first layer's X, or its patches): computed once, not every sweep.
+// What a weight update needs of its input V, taken around V's row means. The means enter the
+// system as n mu mu^T, which the weight update solves exactly (Sherman-Morrison): for unscaled
+// inputs (X ~ N(100, 1), activations ~100) it alone makes the system ill-conditioned beyond
+// float (condition ~n |mu|^2 / alpha ~ 1e7), the float Cholesky would break down. The rest is
+// the Gram matrix of C = V - m 1^T, summed in T:
+//   V V^T = (C C^T - s s^T / n) + n mu mu^T,   s = C 1,   mu = m + s / n (the exact means).
+// Where some row's mean exceeds 4 of its standard deviations, m is the means rounded to T: the
+// float sums of products with V would otherwise carry rounding errors ~eps n |mu|^2, above the
+// shift alpha. Elsewhere m = 0 (C = V, no centred copies to make). The first layer's input (X,
+// or its patches) does not change between sweeps: its moments are computed once.
 template <class T>
 struct InputMoments {
-  Matrix<T> gram;
-  Vector<T> sum;
+  Matrix<T> gram;        // C C^T - s s^T / n, lower triangle
+  Vector<T> centre;      // m, or empty for m = 0
+  Vector<double> offset;  // s
+  Vector<double> mean;    // mu
+
+  const Vector<T>* centre_or_null() const { return centre.size() > 0 ? &centre : nullptr; }
 };
 
 template <class T>
 InputMoments<T> input_moments(const ConstMatrixRef<T>& V) {
-  InputMoments<T> m;
-  gram_lower(V, T(1), T(0), m.gram);
-  m.sum = row_sums<T>(V);
-  return m;
+  const double n = double(V.cols());
+  InputMoments<T> moments;
+  moments.offset = row_sums<double>(V);
+  moments.mean = moments.offset / std::max(n, 1.0);
+  gram_lower(V, T(1), T(0), moments.gram);
+  // mean^2 > 16 variance, the variance being diag(V V^T) / n - mean^2
+  const auto diagonal = moments.gram.diagonal().template cast<double>().array();
+  if ((17 * n * moments.mean.array().square() > 16 * diagonal).any()) {
+    moments.centre = moments.mean.template cast<T>();
+    gram_lower(V, T(1), T(0), moments.gram, &moments.centre);
+    moments.offset -= n * moments.centre.template cast<double>();
+  }
+  moments.gram.template triangularView<Eigen::Lower>() -=
+      (moments.offset * moments.offset.transpose() / std::max(n, 1.0)).template cast<T>();
+  return moments;
 }
 
 // Steps 3 and 6, weights: W <- (alpha W + tau G + rho (U - b 1^T) V^T)
 //                             ((alpha + tau + lambda) I + rho V V^T)^{-1}.
 // W is row-major, so its memory is W^T column-major: the system is solved for W^T in place,
-// with one right-hand side per output unit. G may be null when tau is zero; `fixed`, when
-// given, holds the moments of Vprev.
+// with one right-hand side per output unit. Around V's means (see InputMoments) the system is
+// A + rho n mu mu^T with A = (alpha + tau + lambda) I + rho (C C^T - s s^T / n), and the
+// right-hand side R + rho mu z^T with z = (U - b 1^T) 1 and
+// R = alpha W^T + tau G^T + rho (C U^T - s b^T - s z^T / n), since V = C + (mu - s / n) 1^T.
+// With y = A^{-1} mu and beta = rho n mu^T y, Sherman-Morrison gives
+//   W^T = A^{-1} R - y rho (n mu^T A^{-1} R - z^T) / (1 + beta),
+// with mu, z, beta and the coefficients rho (...) / (1 + beta) in double. G may be null when
+// tau is zero; `fixed`, when given, holds the moments of Vprev.
 template <class T>
 void update_weights(const ConstMatrixRef<T>& U, const ConstMatrixRef<T>& Vprev,
                     const ConstVectorRef<T>& b, WeightRef<T> W, T rho, T alpha, T weight_decay,
@@ -88,26 +118,32 @@ void update_weights(const ConstMatrixRef<T>& U, const ConstMatrixRef<T>& Vprev,
                     (G == nullptr || (G->rows() == W.rows() && G->cols() == W.cols())),
                 "W is d_out x d_in, U d_out x n, V_prev d_in x n, b d_out, G like W");
   require_shape(fixed == nullptr ||
-                    (fixed->gram.rows() == W.cols() && fixed->sum.size() == W.cols()),
+                    (fixed->gram.rows() == W.cols() && fixed->mean.size() == W.cols()),
                 "the moments of V_prev must be d_in x d_in and d_in");
-  const T shift = alpha + tau + weight_decay;
-  Matrix<T> A;
-  if (fixed != nullptr) {
-    A.noalias() = rho * fixed->gram;
-    A.diagonal().array() += shift;
-  } else {
-    gram_lower(Vprev, rho, shift, A);
-  }
+  InputMoments<T> moments = fixed != nullptr ? *fixed : input_moments<T>(Vprev);  // a copy
+  Matrix<T>& A = moments.gram;  // becomes the system, in place
+  A *= rho;
+  A.diagonal().array() += alpha + tau + weight_decay;
 
   Eigen::Map<Matrix<T>, 0, Eigen::OuterStride<>> Wt(W.data(), W.cols(), W.rows(),
                                                      Eigen::OuterStride<>(W.outerStride()));
+  const double n = double(U.cols());
+  const Vector<double> z = row_sums<double>(U) - n * b.template cast<double>();
+  const Vector<T> s = moments.offset.template cast<T>();
+  const Vector<double>& mu = moments.mean;
   Wt *= alpha;
   if (G != nullptr && tau != T(0)) Wt += tau * G->transpose();
-  // rho (U - b 1^T) V^T, transposed, without forming U - b 1^T: rho (V U^T - (V 1) b^T).
-  add_product_over_samples(Vprev, U, rho, Wt);
-  const Vector<T> v_sum = fixed != nullptr ? fixed->sum : row_sums<T>(Vprev);
-  Wt.noalias() -= rho * v_sum * b.transpose();
-  spd_solve_in_place(A, Wt, "the weight update");
+  add_product_over_samples(Vprev, U, rho, Wt, moments.centre_or_null());
+  Wt.noalias() -= rho * s * (b + (z / std::max(n, 1.0)).template cast<T>()).transpose();
+
+  factor_in_place(A, "the weight update");
+  solve_factored(A, Wt);
+  Vector<T> y = mu.template cast<T>();
+  solve_in_place(A, y);
+  const double beta = double(rho) * n * mu.dot(y.template cast<double>());
+  const Vector<double> mu_Wt = (Wt.transpose() * mu.template cast<T>()).template cast<double>();
+  const Vector<T> c = (double(rho) * (n * mu_Wt - z) / (1.0 + beta)).template cast<T>();
+  Wt.noalias() -= y * c.transpose();
 }
 
 // Steps 3 and 6, bias with the new W: b <- (alpha b + rho rowsum(U - W V)) / (rho n + alpha).

@@ -57,23 +57,50 @@ void add_lower_product_in_panels(Eigen::MatrixBase<DerivedA>& A,
   }
 }
 
-// A = scale * M M^T + shift * I, lower triangle only (what the Cholesky reads): the symmetric
-// rank update (SYRK) costs half a GEMM. Eigen's SYRK is single-threaded. With several threads
-// and many columns, each thread updates with its own columns (134 against 84 GFLOP/s for a
-// 300 x 60,000 M on 2 threads); otherwise in panels. Deterministic either way.
+// f(j, C.middleCols(j, w)) for consecutive chunks [j, j + w) covering [begin, begin + count):
+// C = M itself, in one chunk, or, given `centre`, C = M - centre 1^T, centred into a buffer of
+// ~2^20 entries at a time (never a copy of all of M).
+template <class T, class Derived, class F>
+void for_column_chunks(const Eigen::MatrixBase<Derived>& M, const Vector<T>* centre, Index begin,
+                       Index count, F&& f) {
+  if (centre == nullptr) {
+    f(begin, M.middleCols(begin, count));
+    return;
+  }
+  const Index width = std::max<Index>(64, (Index(1) << 20) / std::max<Index>(M.rows(), 1));
+  Matrix<T> chunk;
+  for (Index j = begin; j < begin + count; j += width) {
+    chunk = M.middleCols(j, std::min(width, begin + count - j)).colwise() - *centre;
+    f(j, chunk);
+  }
+}
+
+// A = scale * C C^T + shift * I, lower triangle only (what the Cholesky reads), for C = M or,
+// given `centre`, C = M - centre 1^T (see for_column_chunks). The symmetric rank update (SYRK)
+// costs half a GEMM. Eigen's SYRK is single-threaded. With several threads and many columns, each
+// thread updates with its own columns (134 against 84 GFLOP/s for a 300 x 60,000 M on 2
+// threads); otherwise in panels. Deterministic either way.
 template <class T, class Derived>
-void gram_lower(const Eigen::MatrixBase<Derived>& M, T scale, T shift, Matrix<T>& A) {
+void gram_lower(const Eigen::MatrixBase<Derived>& M, T scale, T shift, Matrix<T>& A,
+                const Vector<T>* centre = nullptr) {
   const Index d = M.rows(), n = M.cols();
+  const auto rank_update = [scale](auto& G) {
+    return [&G, scale](Index, const auto& C) {
+      G.template selfadjointView<Eigen::Lower>().rankUpdate(C, scale);
+    };
+  };
   A.setZero(d, d);
   const int threads = threads_for(0.5 * double(d) * double(d) * double(n));
   if (threads == 1 || d < 64) {
-    A.template selfadjointView<Eigen::Lower>().rankUpdate(M, scale);
+    for_column_chunks(M, centre, 0, n, rank_update(A));
   } else if (split_inner(threads, n, d, d)) {
-    sum_over_inner_blocks<T>(threads, n, A, [&](Index begin, Index count, auto& C) {
-      C.template selfadjointView<Eigen::Lower>().rankUpdate(M.middleCols(begin, count), scale);
+    sum_over_inner_blocks<T>(threads, n, A, [&](Index begin, Index count, auto& G) {
+      for_column_chunks(M, centre, begin, count, rank_update(G));
     });
   } else {
-    add_lower_product_in_panels(A, M, scale, threads);
+    for_column_chunks(M, centre, 0, n, [&](Index, const auto& C) {
+      add_lower_product_in_panels(A, C, scale, threads);
+    });
   }
   A.diagonal().array() += shift;
 }
@@ -111,21 +138,27 @@ bool cholesky_in_place(Matrix<T>& A) {
   return true;
 }
 
-// C += scale * A B^T, where A and B have one column per sample. Eigen's parallel GEMM splits
-// the output, which gives threads little to share when it is small (300 x 100 from 60,000
-// samples: 82 GFLOP/s on 2 threads); split over the samples instead when that pays (136).
+// C += scale * A' B^T, where A and B have one column per sample and A' = A or, given `centre`,
+// A - centre 1^T (see for_column_chunks). Eigen's parallel GEMM splits the output, which gives
+// threads little to share when it is small (300 x 100 from 60,000 samples: 82 GFLOP/s on 2
+// threads); split over the samples instead when that pays (136).
 template <class T, class DerivedA, class DerivedB, class DerivedC>
 void add_product_over_samples(const Eigen::MatrixBase<DerivedA>& A,
                               const Eigen::MatrixBase<DerivedB>& B, T scale,
-                              Eigen::MatrixBase<DerivedC>& C) {
+                              Eigen::MatrixBase<DerivedC>& C, const Vector<T>* centre = nullptr) {
   const Index n = A.cols();
+  const auto add_product = [&B, scale](auto& total) {
+    return [&B, &total, scale](Index j, const auto& part) {
+      total.noalias() += scale * part * B.middleCols(j, part.cols()).transpose();
+    };
+  };
   const int threads = threads_for(2.0 * double(A.rows()) * double(B.rows()) * double(n));
   if (!split_inner(threads, n, A.rows(), B.rows())) {
-    C.noalias() += scale * A * B.transpose();
+    for_column_chunks(A, centre, 0, n, add_product(C));
     return;
   }
-  sum_over_inner_blocks<T>(threads, n, C, [&](Index begin, Index count, auto& part) {
-    part.noalias() += scale * A.middleCols(begin, count) * B.middleCols(begin, count).transpose();
+  sum_over_inner_blocks<T>(threads, n, C, [&](Index begin, Index count, auto& total) {
+    for_column_chunks(A, centre, begin, count, add_product(total));
   });
 }
 
@@ -156,34 +189,50 @@ void multiply_in_place(const Matrix<T>& M, Eigen::MatrixBase<Derived>& B) {
   });
 }
 
-// Solve A X = B in place for the SPD A whose lower triangle is given; A is overwritten by its
-// Cholesky factor rather than copied (for the CNN's 5408 x 5408 system that is 117 MB). A
-// failed factorisation means the inputs were not finite or the proximal/regularising shift was
-// too small for the arithmetic. With many right-hand sides (n >= 2d) the explicit inverse
-// followed by a GEMM is cheaper: GEMM runs ~1.6x faster than the triangular solves, and for
-// these shifted Gram matrices the result is as accurate (measured: same relative error in
-// float32 up to condition numbers ~1e4; tested against the solve in float64).
-template <class T, class Derived>
-void spd_solve_in_place(Matrix<T>& A, Eigen::MatrixBase<Derived>& B, const char* what) {
+// The Cholesky factor of the SPD matrix whose lower triangle is A, written over A rather than
+// copied (for the CNN's 5408 x 5408 system that is 117 MB). A failed factorisation means the
+// inputs were not finite or the proximal/regularising shift was too small for the arithmetic.
+template <class T>
+void factor_in_place(Matrix<T>& A, const char* what) {
   if (!cholesky_in_place(A))
     throw std::runtime_error(std::string("nnbcd: Cholesky factorisation failed in ") + what +
                              " (non-finite values, or the system is numerically singular)");
-  const Index d = A.rows();
+}
+
+// Solve A X = B in place given A's Cholesky factor. With many right-hand sides (n >= 2d) the
+// explicit inverse followed by a GEMM is cheaper: GEMM runs ~1.6x faster than the triangular
+// solves, and for these shifted Gram matrices the result is as accurate (measured: same
+// relative error in float32 up to condition numbers ~1e4; tested against the solve in float64).
+template <class T, class Derived>
+void solve_factored(const Matrix<T>& factor, Eigen::MatrixBase<Derived>& B) {
+  const Index d = factor.rows();
   if (B.cols() >= 2 * d) {
     Matrix<T> inverse = Matrix<T>::Identity(d, d);
-    solve_in_place(A, inverse);
+    solve_in_place(factor, inverse);
     multiply_in_place(inverse, B);
   } else {
-    solve_in_place(A, B);
+    solve_in_place(factor, B);
   }
 }
 
-// Row sums of M, in parallel and deterministic (see reduce_over_columns).
+// Solve A X = B in place for the SPD A whose lower triangle is given; A is overwritten by its
+// Cholesky factor.
 template <class T, class Derived>
-Vector<T> row_sums(const Eigen::MatrixBase<Derived>& M) {
-  return reduce_over_columns(M.cols(), double(M.rows()), Vector<T>(Vector<T>::Zero(M.rows())),
-                             [&](Index begin, Index count) -> Vector<T> {
-                               return M.middleCols(begin, count).rowwise().sum();
+void spd_solve_in_place(Matrix<T>& A, Eigen::MatrixBase<Derived>& B, const char* what) {
+  factor_in_place(A, what);
+  solve_factored(A, B);
+}
+
+// Row sums of M, summed in S (M's scalar, or double), in parallel and deterministic (see
+// reduce_over_columns). Column by column: contiguous, and twice as fast as Eigen's rowwise sum.
+template <class S, class Derived>
+Vector<S> row_sums(const Eigen::MatrixBase<Derived>& M) {
+  return reduce_over_columns(M.cols(), double(M.rows()), Vector<S>(Vector<S>::Zero(M.rows())),
+                             [&](Index begin, Index count) {
+                               Vector<S> sum = Vector<S>::Zero(M.rows());
+                               for (Index j = begin; j < begin + count; ++j)
+                                 sum += M.col(j).template cast<S>();
+                               return sum;
                              });
 }
 
