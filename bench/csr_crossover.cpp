@@ -290,7 +290,7 @@ int main(int argc, char** argv) {
             ++failures;
           }
         }
-        const bool predicted = csr_is_faster<T>(rows, cols, A.nnz(), n);
+        const bool predicted = csr_is_faster<T>(rows, cols, A.nnz());
         const bool measured = csr < dense;
         ++rows_total;
         if (predicted != measured) ++model_wrong;

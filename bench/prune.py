@@ -101,7 +101,7 @@ def main():
     sparse_s = inference_seconds(pruned, X_test, args.threads)
     dense_s = inference_seconds(dense_twin(pruned), X_test, args.threads)
     print(f"\ninference on the {len(X_test)} test images with the pruned weights: "
-          f"{sparse_s * 1e3:.1f} ms ({pruned.inference_plan(len(X_test))}) against "
+          f"{sparse_s * 1e3:.1f} ms ({pruned.inference_plan()}) against "
           f"{dense_s * 1e3:.1f} ms as dense GEMMs")
 
 

@@ -50,7 +50,7 @@ def test_save_load_predicts_identically(kind, dtype, tmp_path):
     for a, b in zip(loaded.deployed_weights + loaded.biases,
                     model.deployed_weights + model.biases):
         np.testing.assert_array_equal(a, b)
-    assert loaded.inference_plan(40) == model.inference_plan(40)
+    assert loaded.inference_plan() == model.inference_plan()
     assert loaded.parameter_count == model.parameter_count
     assert loaded.training_ == model.training_ and loaded.training_["iterations"] == 3
 

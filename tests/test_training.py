@@ -66,6 +66,44 @@ def test_forward_pass_matches_numpy(small_problem):
     assert np.array_equal(model.predict(X), H.argmax(axis=1))
 
 
+# A network per inference product (each the product of one of its layers), and one whose
+# layers are too small for a GEMM.
+INFERENCE_PLANS = {
+    "tiny layers": ("dense", lambda dtype: nnbcd.MLP([2, 3, 1], seed=0, dtype=dtype)),
+    "dense": ("dense", lambda dtype: nnbcd.MLP([64, 256, 10], seed=0, dtype=dtype)),
+    "sparse": ("sparse", lambda dtype: nnbcd.MLP(
+        [64, 256, 128, 10], seed=0, dtype=dtype,
+        compression=[nnbcd.Pruned(0.9), nnbcd.Pruned(0.3), None])),
+    "tt_factors": ("tt_factors", lambda dtype: nnbcd.MLP(
+        [64, 256, 256, 10], seed=0, dtype=dtype, compression=[None, nnbcd.TensorTrain(8), None])),
+    "tt_cores": ("tt_cores", lambda dtype: nnbcd.MLP(
+        [64, 1024, 1024, 10], seed=0, dtype=dtype,
+        compression=[None, nnbcd.TensorTrain(4, shape=((4,) * 5, (4,) * 5), layout="matrix"),
+                     None])),
+    "convolution": ("sparse", lambda dtype: nnbcd.ConvNet(
+        input_shape=(8, 8, 1), filters=8, kernel=3, stride=1, hidden=(64,), n_classes=10,
+        seed=0, dtype=dtype, compression=[None, nnbcd.Pruned(0.7), None])),
+}
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("network", INFERENCE_PLANS)
+def test_a_sample_is_predicted_as_in_any_batch(network, dtype):
+    """Bit for bit, whatever the batch size and the thread count: a matrix-vector product for
+    one sample and a GEMM for many would sum in different orders (batch_product.hpp)."""
+    product, build = INFERENCE_PLANS[network]
+    model = build(dtype)
+    assert product in model.inference_plan()
+    X = np.random.default_rng(1).standard_normal((100, model.sizes[0])).astype(dtype)
+    batch = model.decision_function(X, 1)
+    for n_threads in (1, 2):
+        assert np.array_equal(model.decision_function(X, n_threads), batch)
+        for size in (1, 3, 8, 9, 17):
+            parts = [model.decision_function(X[i:i + size], n_threads)
+                     for i in range(0, len(X), size)]
+            assert np.array_equal(np.vstack(parts), batch), (n_threads, size)
+
+
 def test_weights_are_live_views():
     model = nnbcd.MLP([3, 2], seed=0, dtype="float64")
     model.weights[0][...] = [[1, 0, 0], [0, 1, 0]]
@@ -169,8 +207,11 @@ def test_every_compiled_cpu_variant_gives_the_same_result(tmp_path):
         "model = nnbcd.MLP([6, 40, 20, 3], seed=1, dtype='float64',\n"
         "                  compression=[None, nnbcd.Pruned(0.9), None])\n"
         "nnbcd.BCD(n_threads=1).fit(model, X, y, 5)\n"
-        "assert model.inference_plan(80)[1] == 'sparse'\n"
+        "assert model.inference_plan()[1] == 'sparse'\n"
         "outputs = [W.ravel() for W in model.weights] + [model.decision_function(X).ravel()]\n"
+        "assert all(np.array_equal(model.decision_function(X[i:i + 1]).ravel(),\n"
+        "                          outputs[-1][3 * i:3 * i + 3])\n"
+        "           for i in range(len(X)))  # a sample as in its batch, in every build\n"
         "np.save(sys.argv[1], np.concatenate(outputs))\n"
         "print(nnbcd.cpu_variant)\n"
     )

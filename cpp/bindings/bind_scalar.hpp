@@ -254,8 +254,8 @@ void bind_scalar(py::module_& m, const std::string& s) {
       .def("check_global_pruning", &Mlp<T>::check_global_pruning)
       .def("project", [](Mlp<T>& net) { net.project(); }, release_gil())
       .def("product",
-           [](const Mlp<T>& net, Index i, Index n) {
-             switch (net.layer(i).product(n)) {
+           [](const Mlp<T>& net, Index i) {
+             switch (net.layer(i).product()) {
                case Product::sparse: return "sparse";
                case Product::tt_factors: return "tt_factors";
                case Product::tt_cores: return "tt_cores";

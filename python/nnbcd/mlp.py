@@ -174,14 +174,14 @@ class MLP:
         return [None if cores is None else [1] + [c.shape[2] for c in cores]
                 for cores in self.tt_cores]
 
-    def inference_plan(self, n_samples):
-        """Per layer, how ``decision_function`` multiplies a batch of ``n_samples``:
-        "sparse" (pruned layer, CSR product, where that was measured faster than the GEMM),
-        "tt_factors" (TT layer whose modes split into rows and columns: two thin factors),
-        "tt_cores" (TT-matrix layout, contracted core by core), or "dense" (GEMM with G_i,
-        or W_i for dense layers), whichever does less work."""
-        n_samples = v.check_int("n_samples", n_samples, 1)
-        return [self._net.product(i, n_samples) for i in range(self.n_layers)]
+    def inference_plan(self):
+        """Per layer, how ``decision_function`` multiplies a batch, of any size (so that a
+        sample's output does not depend on the batch it comes in): "sparse" (pruned layer, CSR
+        product, where that was measured faster than the GEMM), "tt_factors" (TT layer whose
+        modes split into rows and columns: two thin factors), "tt_cores" (TT-matrix layout,
+        contracted core by core), or "dense" (GEMM with G_i, or W_i for dense layers),
+        whichever does less work."""
+        return [self._net.product(i) for i in range(self.n_layers)]
 
     def project(self):
         """Recompute every G_i from W_i (after editing ``weights`` by hand)."""

@@ -2,7 +2,6 @@
 #pragma once
 
 #include <algorithm>
-#include <cmath>
 #include <cstdint>
 #include <limits>
 #include <memory>
@@ -260,13 +259,18 @@ void csr_product(const Csr<T>& A, const Eigen::Ref<const Matrix<typename Csr<T>:
 }
 
 // Whether csr_product(A, X, Y) is expected to beat the dense GEMM Y = W X (Eigen) for a
-// rows x cols matrix with nnz stored entries and n samples. Cost model, in units of one
-// multiply-add of the dense GEMM:
-//   dense  rows * cols * n
-//   CSR    alpha * nnz * ceil(n / B) * B       (B samples per block: 16 floats, 8 doubles)
-// so for large n the CSR product wins below the density 1 / alpha. Fitted to single-thread
-// float32 timings on an AMD EPYC (Zen 4, 2 cores, 1 MiB L2, 32 MiB L3), shapes 10x100 to
-// 2048x2048 and 1024x5408, densities 1-70 %, n = 4000 and 10000 (bench/csr_crossover.md):
+// rows x cols matrix with nnz stored entries, whatever the number of samples: the two sum in
+// different orders, and a sample's output must not depend on the batch it comes in. Cost model
+// per sample, in units of one multiply-add of the dense GEMM:
+//   dense  rows * cols
+//   CSR    alpha * nnz
+// so the CSR product wins below the density 1 / alpha. (Both compute whole blocks of samples:
+// a batch smaller than the CSR block, B = 16 floats or 8 doubles, still costs the CSR product a
+// block and the dense one 8 samples (batch_invariant_product), so there CSR can be up to 2x
+// slower than predicted.)
+// Fitted to single-thread float32 timings on an AMD EPYC (Zen 4, 2 cores, 1 MiB L2, 32 MiB L3),
+// shapes 10x100 to 2048x2048 and 1024x5408, densities 1-70 %, n = 4000 and 10000
+// (bench/csr_crossover.md):
 //  * AVX builds (x86-64-v3: Eigen's GEMM 8-wide with FMA, ~20 ps per multiply-add): alpha = 2
 //    (measured 1.7-2.1; crossover ~50 %) while the CSR arrays, which every block streams once
 //    (nnz * (sizeof(T) + 4) bytes), fit in ~10 MiB; larger ones stream from memory and alpha
@@ -277,23 +281,19 @@ void csr_product(const Csr<T>& A, const Eigen::Ref<const Matrix<typename Csr<T>:
 //    except the two largest shapes (ties); no memory-bound regime was seen.
 // Left out on purpose: the O((rows + cols) n) transposes (Eigen's GEMM packs X as well), and the
 // GEMM's inefficiency on thin matrices (rows ~ 10: 2-4x slower per multiply-add, so CSR measured
-// faster up to 70 % there while the model picks dense above 50 %), and the GEMV that Eigen uses
-// for small n (the model, which charges CSR a whole block, picks dense above 3 % at n = 1; the
-// measured crossover is ~7 %). Both errors fall on the side of dense. In the single-thread
-// measurements every wrong call was within 1.4x of the better choice; two threads gave the same
-// ratios.
+// faster up to 70 % there while the model picks dense above 50 %): an error on the side of
+// dense. In the single-thread measurements every wrong call was within 1.4x of the better
+// choice; two threads gave the same ratios.
 template <class T>
-bool csr_is_faster(Index rows, Index cols, Index nnz, Index n) {
-  if (rows <= 0 || cols <= 0 || n <= 0) return false;
-  constexpr double B = detail::CsrTile<T>::B;
-  const double n_csr = std::ceil(double(n) / B) * B;
+bool csr_is_faster(Index rows, Index cols, Index nnz) {
+  if (rows <= 0 || cols <= 0) return false;
 #if defined(EIGEN_VECTORIZE_AVX)
   const double stream_bytes = double(nnz) * double(sizeof(T) + sizeof(int32_t));
   const double alpha = stream_bytes <= 10.0 * (1 << 20) ? 2.0 : 4.0;
 #else
   const double alpha = 1.25;
 #endif
-  return alpha * double(nnz) * n_csr < double(rows) * double(cols) * double(n);
+  return alpha * double(nnz) < double(rows) * double(cols);
 }
 
 }  // namespace nnbcd

@@ -8,6 +8,7 @@
 #include <utility>
 #include <vector>
 
+#include "batch_product.hpp"
 #include "conv.hpp"
 #include "csr.hpp"
 #include "prune.hpp"
@@ -73,13 +74,14 @@ struct Layer {
   bool compressed() const { return compression.kind != Compression::Kind::dense; }
   const RowMatrix<T>& deployed() const { return compressed() ? G : W; }
 
-  // The product inference uses for n samples: the compressed form where it does less work
-  // (pruned: the measured CSR crossover, see csr_is_faster), else a GEMM with G.
-  Product product(Index n) const {
+  // The product inference uses: the compressed form where it does less work (pruned: the
+  // measured CSR crossover, see csr_is_faster), else a GEMM with G. Whatever the batch size:
+  // the two sum in different orders, and a sample's output must not depend on its batch.
+  Product product() const {
     switch (compression.kind) {
       case Compression::Kind::pruned:
-        return csr_is_faster<T>(G.rows(), G.cols(), sparse.nnz(), n) ? Product::sparse
-                                                                      : Product::dense;
+        return csr_is_faster<T>(G.rows(), G.cols(), sparse.nnz()) ? Product::sparse
+                                                                   : Product::dense;
       case Compression::Kind::tensor_train:
         if (tt_left.size() > 0)
           return tt_left.size() + tt_right.size() < G.size() ? Product::tt_factors
@@ -95,20 +97,26 @@ struct Layer {
     }
   }
 
-  // Y = (deployed weights) X.
+  // Y = (deployed weights) X, each column of Y independent of the other columns of X (see
+  // batch_invariant_product; the CSR product is so by construction).
   void apply(const Eigen::Ref<const Matrix<T>>& X, Matrix<T>& Y) const {
-    switch (product(X.cols())) {
+    switch (product()) {
       case Product::sparse:
         csr_product(sparse, X, Y);
         break;
-      case Product::tt_factors:
-        Y.noalias() = tt_left * Matrix<T>(tt_right * X);
+      case Product::tt_factors: {
+        Matrix<T> inner(tt_right.rows(), X.cols());
+        batch_invariant_product(tt_right, X, inner);
+        Y.resize(tt_left.rows(), X.cols());
+        batch_invariant_product(tt_left, inner, Y);
         break;
+      }
       case Product::tt_cores:
         tt_matrix_apply(tt, compression.format, X, Y);
         break;
       default:
-        Y.noalias() = deployed() * X;
+        Y.resize(deployed().rows(), X.cols());
+        batch_invariant_product(deployed(), X, Y);
     }
   }
 

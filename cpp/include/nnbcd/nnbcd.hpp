@@ -1,6 +1,7 @@
 // The whole nnbcd core: include this, link nnbcd::nnbcd.
 #pragma once
 
+#include "batch_product.hpp"
 #include "bcd.hpp"
 #include "block_seconds.hpp"
 #include "blocks.hpp"

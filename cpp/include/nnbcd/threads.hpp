@@ -3,8 +3,8 @@
 // omp_set_num_threads changes the calling thread's own ICV, and Eigen's GEMM reads it through
 // omp_get_max_threads() (as long as nobody calls Eigen::setNbThreads). So each call sets the
 // thread count it was asked for and restores the previous one: two models trained from two
-// threads never see each other's setting. Our own parallel loops never call Eigen products
-// inside a parallel region, and Eigen does not nest, so the two never oversubscribe.
+// threads never see each other's setting. Eigen products called inside our own parallel loops
+// run on one thread (Eigen does not nest), so the two never oversubscribe.
 #pragma once
 
 #include <algorithm>
@@ -113,7 +113,9 @@ inline int threads_for(double work) {
 // count the split, and so every result, is identical from run to run.
 template <class F>
 void for_column_blocks(Index n, double work_per_column, F&& f) {
-  const int threads = threads_for(double(n) * work_per_column);
+  // no more threads than columns: an idle thread still costs the region (one sample's CSR block)
+  const int threads = static_cast<int>(
+      std::min<Index>(threads_for(double(n) * work_per_column), std::max<Index>(n, 1)));
 #pragma omp parallel for schedule(static) num_threads(threads) if (threads > 1)
   for (int t = 0; t < threads; ++t) {
     const Index begin = n * t / threads, end = n * (t + 1) / threads;

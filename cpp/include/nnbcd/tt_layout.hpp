@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "batch_product.hpp"
 #include "tt_svd.hpp"
 #include "types.hpp"
 
@@ -181,8 +182,12 @@ void tt_matrix_apply(const TensorTrain<T>& tt, const TtFormat& f,
               core.row((a * m + i) * c + j).transpose();
     const Index outer = static_cast<Index>(state.size()) / (c * r_next);
     product.resize(static_cast<std::size_t>(outer * r_prev * m));
-    Rows(product.data(), outer, r_prev * m).noalias() =
-        Rows(state.data(), outer, c * r_next) * kernel;
+    // product (outer x r_prev m, row-major) = state (outer x c r_next) kernel, as its transpose
+    // column by column: each column one sample's (see batch_invariant_product)
+    Eigen::Map<Matrix<T>> columns(product.data(), r_prev * m, outer);
+    batch_invariant_product(kernel.transpose(),
+                            Eigen::Map<const Matrix<T>>(state.data(), c * r_next, outer),
+                            columns);
     state.resize(product.size());
     Rows(state.data(), m, outer * r_prev) = Rows(product.data(), outer * r_prev, m).transpose();
   }
