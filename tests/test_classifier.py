@@ -16,6 +16,38 @@ def test_digits_accuracy_within_200_iterations(digits_split):
     assert clf.n_iter_ == 200 and clf.n_features_in_ == 64
 
 
+@pytest.mark.parametrize("params, target", [
+    ({"hidden_layer_sizes": (256, 256), "compression": "tt"}, 0.93),  # CR 0.064
+    ({"compression": "prune"}, 0.95),                                 # 90 % zeros
+])
+def test_compressed_digits_accuracy_with_the_defaults(digits_split, params, target):
+    """Issue #18's digits targets, reached by the deployed network with no tuning."""
+    X_train, X_test, y_train, y_test = digits_split
+    clf = NNBCDClassifier(random_state=0, **params).fit(X_train, y_train)
+    if params["compression"] == "tt":
+        assert clf.model_.compression_ratio <= 0.07
+    assert clf.score(X_test, y_test) >= target
+
+
+@pytest.mark.parametrize("compression, init_scale, weight_decay", [
+    (None, 1.0, 0.003), ("prune", 1.0, 0.003), ("tt", 0.01, 0.0003)])
+def test_auto_settings_follow_the_compression(small_problem, compression, init_scale,
+                                              weight_decay):
+    """"auto" is the recipe of the compression kind (nnbcd.recipes), and init_scale reaches
+    the network: another scale trains another network."""
+    X, y = small_problem
+
+    def weights(**params):
+        clf = NNBCDClassifier(hidden_layer_sizes=(16,), compression=compression, max_iter=3,
+                              random_state=0, **params).fit(X, y)
+        return clf.model_.weights
+
+    auto = weights()
+    for W, expected in zip(auto, weights(init_scale=init_scale, weight_decay=weight_decay)):
+        np.testing.assert_array_equal(W, expected)
+    assert not np.allclose(auto[0], weights(init_scale=init_scale * 2)[0])
+
+
 def test_string_labels_and_params_round_trip(small_problem):
     X, y = small_problem
     labels = np.array(["cat", "dog", "emu"])[y]
@@ -55,6 +87,7 @@ def test_bad_labels(small_problem, y, match):
     ({"max_iter": 0}, "max_iter must be >= 1"),
     ({"dtype": "int8"}, "dtype must be one of"),
     ({"weight_decay": -1}, "weight_decay must be >= 0"),
+    ({"init_scale": 0}, "init_scale must be > 0"),
     ({"compression": "nonsense"}, "compression"),
 ])
 def test_bad_parameters(small_problem, params, match):
