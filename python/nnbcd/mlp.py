@@ -289,6 +289,18 @@ class MLP:
         reads it back, as does the C++ ``nnbcd::load_model``. See ``nnbcd.model_file``."""
         save(self, path)
 
+    def to_onnx(self, path, opset=None):
+        """Write the deployed network to ``path`` as an ONNX file whose output is
+        ``decision_function``'s: input "input" (batch × d_0; a ConvNet's images flattened HWC,
+        as ``decision_function`` takes them), output "output" (batch × d_N), both of the
+        network's dtype, the batch dimension dynamic. Compressed layers stay compressed: TT
+        factors or cores, pruned weights as their non-zeros and a bitmask (see
+        ``nnbcd.onnx_export``). ``opset``: the ONNX opset, default 17 (``onnx_export.OPSET``).
+        Needs the onnx package: ``pip install "nnbcd[onnx]"``."""
+        from . import onnx_export
+
+        onnx_export.save(self, path, onnx_export.OPSET if opset is None else opset)
+
     def __reduce__(self):
         # Pickled through the model file's bytes: the C++ network itself cannot be pickled.
         return loads, (dumps(self),)
