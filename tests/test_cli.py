@@ -212,6 +212,28 @@ def test_info_shows_the_training_record(capsys, tmp_path):
     assert "data: digits (scale 0.0625, test size 0.25, seed 0); 10 classes" in out
 
 
+def test_export_to_onnx_gives_the_network_outputs(capsys, tmp_path, monkeypatch):
+    import onnxruntime
+
+    model = nnbcd.ConvNet(input_shape=(8, 8, 1), filters=4, kernel=3, stride=1, hidden=(32,),
+                          compression=[nnbcd.Pruned(0.5), nnbcd.TensorTrain(3), None])
+    model.save(tmp_path / "model.safetensors")
+    status, out, err = run(capsys, "export", tmp_path / "model.safetensors", "--format", "onnx",
+                           tmp_path / "model.onnx")
+    assert status == 0, err
+    assert re.match(r'.*model\.onnx: ONNX opset 17, \d+ bytes; input "input" \(batch, 64\), '
+                    r'output "output" \(batch, 10\), float32$', out.strip())
+    session = onnxruntime.InferenceSession(tmp_path / "model.onnx",
+                                           providers=["CPUExecutionProvider"])
+    X = load_digits().data[:20].astype(np.float32) / 16
+    np.testing.assert_allclose(session.run(None, {"input": X})[0], model.decision_function(X),
+                               atol=1e-5)
+    monkeypatch.setitem(sys.modules, "onnx", None)  # as if onnx were not installed
+    status, _, err = run(capsys, "export", tmp_path / "model.safetensors", tmp_path / "b.onnx")
+    assert status == 1 and err.count("\n") == 1
+    assert 'needs the onnx package, which is not installed: pip install "nnbcd[onnx]"' in err
+
+
 @pytest.mark.filterwarnings("always::RuntimeWarning")
 def test_ctrl_c_keeps_what_was_trained(capsys, tmp_path, monkeypatch):
     step = nnbcd.TrainingState.step
@@ -288,6 +310,11 @@ def bad_files(tmp_path):
     (["info", "{tmp}/model.safetensors"], 1, "does not match its checksum"),
     (["info", "{tmp}/data.csv"], 1, "not a valid safetensors file"),
     (["info", "{tmp}/nothing"], 1, "No such file or directory"),
+    (["export", "{tmp}/model.safetensors", "{tmp}/model.onnx"], 1, "does not match its checksum"),
+    (["export", "{tmp}/model.safetensors", "--format", "tflite", "{tmp}/model.onnx"], 2,
+     "argument --format: invalid choice: 'tflite' (choose from 'onnx')"),
+    (["export", "{tmp}/model.safetensors", "{tmp}/model.onnx", "--opset", "12"], 2,
+     "argument --opset: must be >= 13, got 12"),
     (["train", "--data", "{tmp}/data.csv", "--label-column", "class"], 1,
      "has no label column 'class' (its columns: a, b, label)"),
     (["train", "--data", "{tmp}/data.csv", "--model", "convnet"], 1, "--input-shape H W C"),

@@ -3,7 +3,8 @@
 ``nnbcd train`` trains an MLP or a ConvNet, dense or compressed, on scikit-learn's digits, an
 MNIST directory, or a .npz/.csv file, and writes the model file, the history and its plot;
 ``nnbcd evaluate MODEL DATA`` repeats the test accuracy of a model; ``nnbcd info MODEL`` shows its
-architecture and compression; ``cmakedir`` and ``cmake-prefix-path`` locate the C++ package for
+architecture and compression; ``nnbcd export MODEL --format onnx OUTPUT`` writes it as an ONNX
+file; ``cmakedir`` and ``cmake-prefix-path`` locate the C++ package for
 CMake. Every error is one line ``nnbcd: error: ...`` on stderr, exit status 2 for a bad command
 line, 1 for bad data or a failed run, 130 when interrupted outside training (Ctrl-C during
 training stops after the iteration in progress and writes what was trained).
@@ -77,18 +78,36 @@ def _bcd_default(name):
 def _parser():
     """The command line's parser: one sub-command per task."""
     parser = _Parser(prog="nnbcd", description="Train compressed neural networks with NN-BCD "
-                     "(nnbcd train), test them (nnbcd evaluate), describe them (nnbcd info).")
+                     "(nnbcd train), test them (nnbcd evaluate), describe them (nnbcd info), export them "
+                     "(nnbcd export).")
     commands = parser.add_subparsers(dest="command", required=True)
     _add_train(commands)
     _add_evaluate(commands)
     info = commands.add_parser("info", help="show a model file's architecture and compression")
     info.add_argument("model", metavar="MODEL", help="a model file written by nnbcd")
     info.set_defaults(run=info_command)
+    _add_export(commands)
     for name, text in (("cmakedir", "print the directory of nnbcdConfig.cmake"),
                        ("cmake-prefix-path", "print the CMAKE_PREFIX_PATH that finds the C++ "
                         "package nnbcd::nnbcd and its Eigen")):
         commands.add_parser(name, help=text).set_defaults(run=cmake_location)
     return parser
+
+
+def _add_export(commands):
+    """``nnbcd export`` and its options."""
+    from .onnx_export import MIN_OPSET, OPSET
+
+    export = commands.add_parser("export", help="write a model file as an ONNX file")
+    export.add_argument("model", metavar="MODEL", help="a model file written by nnbcd")
+    export.add_argument("output", metavar="OUTPUT", help="the file to write")
+    export.add_argument("--format", choices=("onnx",), default="onnx",
+                        help="the output format (default: onnx; needs pip install "
+                        '"nnbcd[onnx]")')
+    export.add_argument("--opset", type=_number(int, lambda n: n >= MIN_OPSET,
+                                                f">= {MIN_OPSET}"), default=OPSET,
+                        help=f"the ONNX opset (default: {OPSET})")
+    export.set_defaults(run=export_command)
 
 
 def _add_data_options(parser, test_size, seed, default_text):
@@ -389,6 +408,17 @@ def info_command(args):
     return 0
 
 
+def export_command(args):
+    """``nnbcd export MODEL --format onnx OUTPUT``: the deployed network as an ONNX file whose
+    output is the network's (``decision_function``), compressed layers kept compressed."""
+    model = load(args.model)
+    model.to_onnx(args.output, opset=args.opset)
+    print(f"{args.output}: ONNX opset {args.opset}, {Path(args.output).stat().st_size} bytes; "
+          f"input \"input\" (batch, {model.sizes[0]}), output \"output\" (batch, "
+          f"{model.sizes[-1]}), {model.dtype.name}")
+    return 0
+
+
 def _architecture(model):
     """The network's type and shape in one line."""
     if not isinstance(model, ConvNet):
@@ -476,6 +506,7 @@ def main(argv=None):
         except KeyboardInterrupt:
             print("nnbcd: interrupted", file=sys.stderr)
             return 130
-        except (OSError, ValueError, TypeError, FloatingPointError, MemoryError) as error:
+        except (OSError, ValueError, TypeError, FloatingPointError, MemoryError,
+                ImportError) as error:  # ImportError: a missing optional dependency
             print(f"nnbcd: error: {_error_text(error)}", file=sys.stderr)
             return 1
