@@ -42,6 +42,10 @@ NETWORKS = {
     "tt cores": (lambda dtype: nnbcd.MLP(
         [64, 256, 256, 10], compression=[nnbcd.TensorTrain(2, layout="matrix")] * 2 + [None],
         dtype=dtype), ["dense", "tt_cores", "dense"]),
+    "tt, contracted to G": (lambda dtype: nnbcd.MLP(  # no row/column split; cores not worth it
+        [64, 64, 64, 10], compression=[nnbcd.TensorTrain(4, shape=(8, 16, 32)), nnbcd.TensorTrain(
+            2, layout="matrix", shape=((4, 4, 4), (4, 4, 4))), None], dtype=dtype),
+        ["dense", "dense", "dense"]),
     "pruned, layer scope": (lambda dtype: nnbcd.MLP(
         [64, 64, 32, 10], compression=[nnbcd.Pruned(0.8), nnbcd.Pruned(0.8), None],
         dtype=dtype), None),
@@ -87,8 +91,9 @@ def test_compressed_layers_stay_compressed_in_the_file():
     dense_bytes = 4 * (300 * 200 + 200 * 10 + 200 + 10)
     # the non-zeros and one bit per weight: 10 % + 1/32 of the pruned layer's dense bytes
     assert weight_bytes(onnx_export.to_model_proto(pruned)) < 0.2 * dense_bytes
-    tt = nnbcd.MLP([256, 256, 10], compression=[nnbcd.TensorTrain(4), None])
-    assert weight_bytes(onnx_export.to_model_proto(tt)) < 0.1 * 4 * 256 * 256
+    for spec in nnbcd.TensorTrain(4), nnbcd.TensorTrain(4, shape=(16, 64, 64)):  # factors, G
+        tt = nnbcd.MLP([256, 256, 10], compression=[spec, None])
+        assert weight_bytes(onnx_export.to_model_proto(tt)) < 0.1 * 4 * 256 * 256
 
 
 def test_lowest_opset_runs(digits):

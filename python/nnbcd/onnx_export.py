@@ -7,7 +7,8 @@ structure kept (see the README's "Deploying to ONNX" for the figures behind each
   MatMuls with the thin factors, d_in × r then r × d_out;
 - a TT-matrix layer contracted core by core ("tt_cores"): per core a Reshape, a MatMul with the
   core and a Transpose, in the order of the C++ core's ``tt_matrix_apply``;
-- any other TT layer ("dense"): a MatMul with G;
+- any other TT layer ("dense"): a MatMul with G, which constant nodes contract from the cores
+  (folded by ONNX Runtime when the session is created), so the file holds only the cores;
 - a pruned layer: its non-zeros and a bitmask of where they are (one bit per weight), decoded to
   the dense matrix by constant nodes that ONNX Runtime folds when the session is created, so the
   file holds only the non-zeros and the product is the dense MatMul it measured fastest;
@@ -23,7 +24,7 @@ knows works.
 
 import numpy as np
 
-from .compression import Pruned
+from .compression import Pruned, TensorTrain
 
 OPSET = 17
 MIN_OPSET = 13  # the opset the graph's operators (CumSum, BitShift, Mod, Slice) all exist in
@@ -155,6 +156,27 @@ def _tt_cores_product(builder, h, cores, row_modes, col_modes):
     return builder.node("Transpose", [h], "tt_output", perm=[1, 0])
 
 
+def _tt_matrix(builder, cores, spec, d_out, d_in):
+    """Gᵀ (d_in × d_out) contracted from the cores by constant nodes: the cores' product is the
+    tensor, which is G reshaped, or, for the TT-matrix layout, interleaved (i_1 j_1 ... i_d
+    j_d), which a Transpose sorts into (i_1 ... i_d, j_1 ... j_d)."""
+    tensor = builder.constant("tt_core", cores[0].reshape(-1, cores[0].shape[2]))
+    for core in cores[1:]:
+        tensor = builder.node("MatMul", [tensor, builder.constant(
+            "tt_core", core.reshape(core.shape[0], -1))], "tt_tensor")
+        tensor = builder.node("Reshape", [tensor, _shape(builder, -1, core.shape[2])],
+                              "tt_tensor")
+    if spec.layout == "matrix":
+        rows, cols = spec.format_for(d_out, d_in)
+        tensor = builder.node("Reshape", [tensor, _shape(builder, *(
+            mode for pair in zip(rows, cols) for mode in pair))], "tt_tensor")
+        tensor = builder.node("Transpose", [tensor], "tt_tensor",
+                              perm=list(range(0, 2 * len(rows), 2)) + list(range(
+                                  1, 2 * len(rows), 2)))
+    G = builder.node("Reshape", [tensor, _shape(builder, d_out, d_in)], "tt_weight")
+    return builder.node("Transpose", [G], "tt_weight", perm=[1, 0])
+
+
 def _layer_product(builder, h, model, i, plan):
     """h (batch × d_in) times layer i's deployed weights, transposed, in the form ``plan``
     (``inference_plan``) says."""
@@ -167,6 +189,9 @@ def _layer_product(builder, h, model, i, plan):
     if plan == "tt_cores":
         rows, cols = spec.format_for(d_out, d_in)
         return _tt_cores_product(builder, h, model.tt_cores[i], rows, cols)
+    if isinstance(spec, TensorTrain):
+        return builder.node("MatMul", [h, _tt_matrix(builder, model.tt_cores[i], spec, d_out,
+                                                     d_in)], "product")
     weights = model.deployed_weights[i]
     return _matmul(builder, h, np.ascontiguousarray(weights.T), isinstance(spec, Pruned))
 
