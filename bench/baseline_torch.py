@@ -22,23 +22,7 @@ import math
 import numpy as np
 import torch
 
-# TT mode shapes of the HAR-shaped network 561-1024-1024-1024-512-6 (one entry per layer, None =
-# dense): W1 (1024x561) and W2, W3 (1024x1024) as in the paper; W4 (512x1024) as (2,) + (4,)*9,
-# the candidate whose whole-network compression ratio at TT rank 80 on W1..W4 comes closest to the
-# paper's 0.167: CR = (TT cores of W1..W4 + all biases + dense 6x512 output weights) / (all dense
-# weights + biases) = 539,730 / 3,202,566 = 0.1685 (0.1676 counting weights only, no biases).
-# Its leading modes multiply to 512 = d_out, so nnbcd applies it as two thin factors.
-# Other candidates for W4: (4,)*9+(2,) 0.1685 (same core count, 87,380), (4,)*4+(2,)+(4,)*5 0.1688,
-# (2,)*19 0.1710, (8,8,8,8,8,4,4) 0.1746, (8,)*6+(2,) 0.1746, (32,32,32,16) 0.1800,
-# (16,16,16,16,8) 0.1829. (Irregular mixes of 2/4/8/16 modes can land nearer 0.167, e.g.
-# (16,16,2,2,2,16,16) 0.1662, but none is the paper's regular style.)
-HAR_TT_SHAPES = [
-    (6, 22, 34, 2, 2, 2, 2, 2, 2, 2),  # W1 1024 x 561
-    (4,) * 10,                         # W2 1024 x 1024
-    (4,) * 10,                         # W3 1024 x 1024
-    (2,) + (4,) * 9,                   # W4  512 x 1024
-    None,                              # W5    6 x 512, dense output layer
-]
+from machine import HAR_TT_SHAPES  # noqa: F401  (shared with the benchmarks that need no torch)
 
 
 def _as_tensor(a, dtype):

@@ -4,11 +4,13 @@ The graph is the deployed network's forward pass, ``decision_function``, with th
 structure kept (see the README's "Deploying to ONNX" for the figures behind each choice):
 
 - a TT layer whose modes split into rows and columns ("tt_factors" in ``inference_plan``): two
-  MatMuls with the thin factors, d_in × r then r × d_out;
+  MatMuls with the thin factors, d_in × r then r × d_out, which constant nodes contract from
+  the cores;
 - a TT-matrix layer contracted core by core ("tt_cores"): per core a Reshape, a MatMul with the
   core and a Transpose, in the order of the C++ core's ``tt_matrix_apply``;
-- any other TT layer ("dense"): a MatMul with G, which constant nodes contract from the cores
-  (folded by ONNX Runtime when the session is created), so the file holds only the cores;
+- any other TT layer ("dense"): a MatMul with G, contracted from the cores likewise; ONNX
+  Runtime folds those constant nodes when the session is created, so the file holds only the
+  cores;
 - a pruned layer: its non-zeros and a bitmask of where they are (one bit per weight), decoded to
   the dense matrix by constant nodes that ONNX Runtime folds when the session is created, so the
   file holds only the non-zeros and the product is the dense MatMul it measured fastest;
@@ -127,17 +129,22 @@ def _matmul(builder, h, matrix, pruned=False):
     return builder.node("MatMul", [h, _stored_weight(builder, matrix, pruned)], "product")
 
 
-def _tt_factors(cores, d_out):
-    """G = left (d_out × r) · right (r × d_in) from the cores of a reshape-layout tensor train
-    whose leading modes multiply to d_out (the C++ core's left_product / right_product)."""
-    split = np.flatnonzero(np.cumprod([core.shape[1] for core in cores]) == d_out)[0] + 1
-    left = cores[0].reshape(-1, cores[0].shape[2])
-    for core in cores[1:split]:
-        left = (left @ core.reshape(core.shape[0], -1)).reshape(-1, core.shape[2])
-    right = cores[-1].reshape(cores[-1].shape[0], -1)
-    for core in reversed(cores[split:-1]):
-        right = (core.reshape(-1, core.shape[2]) @ right).reshape(core.shape[0], -1)
-    return left, right
+def _core_chain(builder, cores):
+    """The cores (r_0, n_1, r_1) ... (r_{k-1}, n_k, r_k) contracted by constant nodes (ONNX
+    Runtime folds them when the session is created, so the file holds only the cores): a
+    (r_0 n_1 ⋯ n_k) × r_k matrix."""
+    chain = builder.constant("tt_core", cores[0].reshape(-1, cores[0].shape[2]))
+    for core in cores[1:]:
+        chain = builder.node("MatMul", [chain, builder.constant(
+            "tt_core", core.reshape(core.shape[0], -1))], "tt_chain")
+        chain = builder.node("Reshape", [chain, _shape(builder, -1, core.shape[2])], "tt_chain")
+    return chain
+
+
+def _transposed(builder, matrix, rows, cols):
+    """The graph value ``matrix`` reshaped to rows × cols, transposed (for h @ Wᵀ)."""
+    matrix = builder.node("Reshape", [matrix, _shape(builder, rows, cols)], "tt_weight")
+    return builder.node("Transpose", [matrix], "tt_weight", perm=[1, 0])
 
 
 def _tt_cores_product(builder, h, cores, row_modes, col_modes):
@@ -156,16 +163,11 @@ def _tt_cores_product(builder, h, cores, row_modes, col_modes):
     return builder.node("Transpose", [h], "tt_output", perm=[1, 0])
 
 
-def _tt_matrix(builder, cores, spec, d_out, d_in):
-    """Gᵀ (d_in × d_out) contracted from the cores by constant nodes: the cores' product is the
-    tensor, which is G reshaped, or, for the TT-matrix layout, interleaved (i_1 j_1 ... i_d
-    j_d), which a Transpose sorts into (i_1 ... i_d, j_1 ... j_d)."""
-    tensor = builder.constant("tt_core", cores[0].reshape(-1, cores[0].shape[2]))
-    for core in cores[1:]:
-        tensor = builder.node("MatMul", [tensor, builder.constant(
-            "tt_core", core.reshape(core.shape[0], -1))], "tt_tensor")
-        tensor = builder.node("Reshape", [tensor, _shape(builder, -1, core.shape[2])],
-                              "tt_tensor")
+def _tt_weight(builder, cores, spec, d_out, d_in):
+    """Gᵀ (d_in × d_out) from the cores: their chain is the tensor, which is G reshaped, or, for
+    the TT-matrix layout, interleaved (i_1 j_1 ... i_d j_d), which a Transpose sorts into
+    (i_1 ... i_d, j_1 ... j_d)."""
+    tensor = _core_chain(builder, cores)
     if spec.layout == "matrix":
         rows, cols = spec.format_for(d_out, d_in)
         tensor = builder.node("Reshape", [tensor, _shape(builder, *(
@@ -173,8 +175,7 @@ def _tt_matrix(builder, cores, spec, d_out, d_in):
         tensor = builder.node("Transpose", [tensor], "tt_tensor",
                               perm=list(range(0, 2 * len(rows), 2)) + list(range(
                                   1, 2 * len(rows), 2)))
-    G = builder.node("Reshape", [tensor, _shape(builder, d_out, d_in)], "tt_weight")
-    return builder.node("Transpose", [G], "tt_weight", perm=[1, 0])
+    return _transposed(builder, tensor, d_out, d_in)
 
 
 def _layer_product(builder, h, model, i, plan):
@@ -182,16 +183,21 @@ def _layer_product(builder, h, model, i, plan):
     (``inference_plan``) says."""
     spec = model.compression[i]
     d_out, d_in = model.weights[i].shape
+    cores = model.tt_cores[i]
     if plan == "tt_factors":
-        left, right = _tt_factors(model.tt_cores[i], d_out)
-        return _matmul(builder, _matmul(builder, h, np.ascontiguousarray(right.T)),
-                       np.ascontiguousarray(left.T))
+        # G = left (d_out × r) · right (r × d_in), split where the leading modes make d_out
+        split = int(np.flatnonzero(np.cumprod([c.shape[1] for c in cores]) == d_out)[0]) + 1
+        rank = cores[split].shape[0]
+        right = _transposed(builder, _core_chain(builder, cores[split:]), rank, d_in)
+        left = _transposed(builder, _core_chain(builder, cores[:split]), d_out, rank)
+        h = builder.node("MatMul", [h, right], "tt_inner")
+        return builder.node("MatMul", [h, left], "product")
     if plan == "tt_cores":
         rows, cols = spec.format_for(d_out, d_in)
-        return _tt_cores_product(builder, h, model.tt_cores[i], rows, cols)
+        return _tt_cores_product(builder, h, cores, rows, cols)
     if isinstance(spec, TensorTrain):
-        return builder.node("MatMul", [h, _tt_matrix(builder, model.tt_cores[i], spec, d_out,
-                                                     d_in)], "product")
+        return builder.node("MatMul", [h, _tt_weight(builder, cores, spec, d_out, d_in)],
+                            "product")
     weights = model.deployed_weights[i]
     return _matmul(builder, h, np.ascontiguousarray(weights.T), isinstance(spec, Pruned))
 
