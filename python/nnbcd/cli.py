@@ -78,8 +78,8 @@ def _bcd_default(name):
 def _parser():
     """The command line's parser: one sub-command per task."""
     parser = _Parser(prog="nnbcd", description="Train compressed neural networks with NN-BCD "
-                     "(nnbcd train), test them (nnbcd evaluate), describe them (nnbcd info), export them "
-                     "(nnbcd export).")
+                     "(nnbcd train), test them (nnbcd evaluate), describe them (nnbcd info), "
+                     "export them (nnbcd export).")
     commands = parser.add_subparsers(dest="command", required=True)
     _add_train(commands)
     _add_evaluate(commands)

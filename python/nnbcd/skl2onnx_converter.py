@@ -12,12 +12,13 @@ Outputs follow skl2onnx's conventions. The classifier has two: "label" (int64 fo
 labels, string for string labels) and "probabilities", which holds the network's scores
 (batch × n_classes, one column per ``classes_`` entry, the largest the label): the network is
 trained on one-hot targets with squared error, so, as for skl2onnx's LinearSVC, they are not
-probabilities (there is no ``predict_proba``). skl2onnx's options ``zipmap`` (default True: a list of
-dicts), ``output_class_labels`` and ``nocl`` (labels as class indices) apply; ``options={id(clf): {"zipmap": False}}`` gives
-the plain scores array, of the network's dtype (under a ZipMap,
-which takes only float32, they are float32). The regressor has one, "variable", ``predict``'s values as
-batch × n_outputs (2-D even for a 1-D y, as skl2onnx's regressors), of the input's type. The
-network runs in its own dtype: the input is cast to it, as ``predict`` does.
+probabilities (there is no ``predict_proba``). skl2onnx's options ``zipmap`` (default True: a
+list of dicts), ``output_class_labels`` and ``nocl`` (labels as class indices) apply;
+``options={id(clf): {"zipmap": False}}`` gives the plain scores array, of the network's dtype
+(float32 under a ZipMap, which takes nothing else). The regressor has one, "variable",
+``predict``'s values as batch × n_outputs (2-D even for a 1-D y, as skl2onnx's regressors), of
+the input's type. The network runs in its own dtype: the input is cast to it, as ``predict``
+does.
 """
 
 import numpy as np
@@ -165,8 +166,8 @@ def _convert_regressor(scope, operator, container):
 
 def register():
     """Register the converters of ``NNBCDClassifier`` (alias "NNBCDClassifier"; skl2onnx's
-    classifier options ``zipmap``, ``output_class_labels`` and ``nocl``) and ``NNBCDRegressor`` ("NNBCDRegressor") with
-    skl2onnx. Needs skl2onnx: ``pip install "nnbcd[onnx]" skl2onnx``."""
+    classifier options ``zipmap``, ``output_class_labels`` and ``nocl``) and ``NNBCDRegressor``
+    ("NNBCDRegressor") with skl2onnx. Needs skl2onnx: ``pip install "nnbcd[onnx]" skl2onnx``."""
     skl2onnx = require("skl2onnx", INSTALL_HINT)
     skl2onnx.update_registered_converter(
         NNBCDClassifier, "NNBCDClassifier", _classifier_shapes, _convert_classifier,
