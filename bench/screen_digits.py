@@ -2,6 +2,10 @@
 network's test accuracy every 50 iterations, for each configuration of a JSON list.
 
     python bench/screen_digits.py '[{"net": "tt8", "init_scale": 0.03}, {"net": "prune90"}]'
+    python bench/screen_digits.py '[{"net": "tt8"}]' --grid '{"tau": [2, 5]}' --seeds 3
+
+``--grid`` runs every configuration with each combination of the grid's values; ``--seeds N``
+runs each with seeds 0..N-1 and prints the mean accuracies and the lowest final one.
 
 Keys: ``net`` (``tt8``: 64-256-256-10, both hidden layers TT rank 8, CR 0.064; ``prune90``:
 64-256-10, hidden layer 90 % pruned; ``dense``: 64-256-10), ``init``, ``init_scale`` (as in
@@ -11,6 +15,8 @@ sample, as the estimators take it; default 0.003), ``iterations`` (200), ``seed`
 other key goes to ``nnbcd.BCD``.
 """
 
+import argparse
+import itertools
 import json
 import sys
 import time
@@ -63,15 +69,32 @@ def run(data, net, init="kaiming_normal", init_scale=1.0, preactivation_rms=None
     return accuracies, model.compression_ratio
 
 
+def configurations(configs, grid):
+    """Every configuration with every combination of the grid's values."""
+    for config in configs:
+        for values in itertools.product(*grid.values()):
+            yield dict(config, **dict(zip(grid, values)))
+
+
 def main(argv=None):
-    argv = sys.argv[1:] if argv is None else argv
-    print(f"command: python bench/screen_digits.py '{argv[0]}'")
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("configs", help="JSON list of configurations")
+    parser.add_argument("--grid", default="{}", help="JSON object: key -> list of values")
+    parser.add_argument("--seeds", type=int, default=1)
+    args = parser.parse_args(argv)
+    print("command: python bench/screen_digits.py " + " ".join(
+        f"'{a}'" if a.startswith(("[", "{")) else a for a in (sys.argv[1:] if argv is None
+                                                               else argv)))
     data = digits()
-    for config in json.loads(argv[0]):
+    for config in configurations(json.loads(args.configs), json.loads(args.grid)):
         started = time.perf_counter()
-        accuracies, ratio = run(data, **config)
-        print(f"{json.dumps(config)}  it 50/100/...: {accuracies}  CR {ratio:.3f}  "
-              f"{time.perf_counter() - started:.0f} s", flush=True)
+        runs = [run(data, **dict(config, seed=config.get("seed", 0) + s))
+                for s in range(args.seeds)]
+        accuracies = np.array([accuracy for accuracy, _ in runs])
+        print(f"{json.dumps(config)}  it 50/100/...: {np.round(accuracies.mean(0), 3).tolist()}"
+              + (f" (mean of {args.seeds} seeds, lowest final {accuracies[:, -1].min():.3f})"
+                 if args.seeds > 1 else "")
+              + f"  CR {runs[0][1]:.3f}  {time.perf_counter() - started:.0f} s", flush=True)
 
 
 if __name__ == "__main__":

@@ -48,6 +48,20 @@ def train_and_evaluate(capsys, tmp_path, data, *options):
     return accuracy_of(out), nnbcd.load(model_file)
 
 
+def test_train_without_options_trains_a_compressed_network(capsys, tmp_path):
+    """The main job: two tensor-train hidden layers (nnbcd.recipes' settings), the compression
+    ratio printed beside the accuracy."""
+    status, out, err = run(capsys, "train", "--output", tmp_path, "--threads", 1, "--quiet")
+    assert status == 0, err
+    model = nnbcd.load(tmp_path / "model.safetensors")
+    assert model.sizes == [64, 256, 256, 10]
+    assert model.compression == [nnbcd.TensorTrain(8), nnbcd.TensorTrain(8), None]
+    assert model.training_["weight_decay"] == pytest.approx(0.0003 * 1347)
+    assert f"compression ratio {model.compression_ratio:.4g}" in out
+    assert model.compression_ratio <= 0.07
+    assert float(accuracy_of(out).split()[0]) >= 0.92
+
+
 def three_digit_classes():
     """Digits 0, 1 and 2 with string labels, raw pixels 0..16."""
     X, y = load_digits(n_class=3, return_X_y=True)
@@ -56,7 +70,7 @@ def three_digit_classes():
 
 def test_train_on_digits_writes_model_history_plot_and_evaluate_agrees(capsys, tmp_path):
     status, out, err = run(capsys, "train", "--output", tmp_path, "--iterations", 15,
-                           "--hidden", 64, "--threads", 1)
+                           "--hidden", 64, "--dense", "--threads", 1)
     assert status == 0, err
     assert "1347 train / 450 test samples" in out
     assert "objective=" in err and "validation=" in err  # the progress bar's postfix

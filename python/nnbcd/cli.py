@@ -30,6 +30,7 @@ from .compression import Pruned, TensorTrain
 from .convnet import ConvNet
 from .mlp import MLP
 from .model_file import load
+from .recipes import TAU, TAU_GROWTH, recipe
 
 
 class _Bar(tqdm):
@@ -66,6 +67,7 @@ _SPARSITY = _number(float, lambda s: 0 <= s < 1, "in [0, 1)")
 _FRACTION = _number(float, lambda s: 0 < s < 1, "in (0, 1)")
 _POSITIVE_REAL = _number(float, lambda s: 0 < s < math.inf, "a positive finite number")
 _NON_NEGATIVE_REAL = _number(float, lambda s: 0 <= s < math.inf, "a finite number >= 0")
+DEFAULT_TT_RANK = 8  # two 256-wide TT layers on digits: CR 0.064
 # BCD's settings that must be > 0; the others (tau, tau_max, weight decay) may be 0
 _POSITIVE_SETTINGS = ("gamma", "rho", "alpha", "tau_growth")
 
@@ -149,8 +151,8 @@ def _add_train(commands):
                       "1/255, files 1)")
     model = train.add_argument_group("model")
     model.add_argument("--model", choices=["mlp", "convnet"], default="mlp")
-    model.add_argument("--hidden", type=_COUNT, nargs="+", default=[256], metavar="WIDTH",
-                       help="widths of the hidden fully connected layers (default: 256)")
+    model.add_argument("--hidden", type=_COUNT, nargs="+", default=[256, 256], metavar="WIDTH",
+                       help="widths of the hidden fully connected layers (default: 256 256)")
     model.add_argument("--filters", type=_COUNT, default=32, help="convnet (default: 32)")
     model.add_argument("--kernel", type=_COUNT, default=3, help="convnet (default: 3)")
     model.add_argument("--stride", type=_COUNT, default=2, help="convnet (default: 2)")
@@ -161,21 +163,31 @@ def _add_train(commands):
     compression = model.add_mutually_exclusive_group()
     compression.add_argument("--tt-rank", type=_COUNT, metavar="R",
                              help="tensor-train compress every hidden fully connected layer "
-                             "to rank R (default modes)")
+                             f"to rank R (default modes; the default: rank {DEFAULT_TT_RANK}, "
+                             "unless --sparsity or --dense)")
     compression.add_argument("--sparsity", type=_SPARSITY, metavar="S",
                              help="prune every hidden layer (the convolution too) to this "
                              "fraction of zeros")
+    compression.add_argument("--dense", action="store_true",
+                             help="no compression: train a dense network")
     training = train.add_argument_group("training")
     training.add_argument("--iterations", type=_COUNT, default=200, metavar="N",
                           help="BCD iterations (default: 200)")
     _add_threads(training)
+    defaults = {"tau": TAU, "tau_growth": TAU_GROWTH}
     for name in ("gamma", "rho", "alpha", "tau", "tau_growth", "tau_max"):
         kind = _POSITIVE_REAL if name in _POSITIVE_SETTINGS else _NON_NEGATIVE_REAL
-        training.add_argument(f"--{name.replace('_', '-')}", type=kind,
-                              default=_bcd_default(name),
-                              help=f"see nnbcd.BCD (default: {_bcd_default(name)})")
-    training.add_argument("--weight-decay", type=_NON_NEGATIVE_REAL, default=0.003,
-                          help="L2 penalty per training sample (default: 0.003)")
+        default = defaults.get(name, _bcd_default(name))
+        training.add_argument(f"--{name.replace('_', '-')}", type=kind, default=default,
+                              help=f"see nnbcd.BCD (default: {default})")
+    training.add_argument("--weight-decay", type=_NON_NEGATIVE_REAL, metavar="L",
+                          help="L2 penalty per training sample (default: "
+                          f"{recipe('tt').weight_decay} for tensor trains, "
+                          f"{recipe(None).weight_decay} otherwise; see nnbcd.recipes)")
+    training.add_argument("--init-scale", type=_POSITIVE_REAL, metavar="S",
+                          help="multiplies the kaiming-normal initial weights (default: "
+                          f"{recipe('tt').init_scale} for tensor trains, "
+                          f"{recipe(None).init_scale} otherwise)")
     training.add_argument("--eval-every", type=_COUNT, default=1, metavar="K",
                           help="measure the accuracies every K iterations (default: 1)")
     output = train.add_argument_group("output")
@@ -216,7 +228,8 @@ def train_command(args):
     trainer = _trainer(args, len(data.y_train))
     print(f"data: {args.data}, {len(data.y_train)} train / {len(data.y_test)} test samples, "
           f"{data.X_train.shape[1]} features, {len(data.classes)} classes")
-    print(f"model: {_architecture(model)}, {_compression_summary(args)}, {model.dtype.name}")
+    print(f"model: {_architecture(model)}, {_compression_summary(args)} (compression ratio "
+          f"{model.compression_ratio:.4g}), {model.dtype.name}")
     started = time.perf_counter()
     try:
         history = _fit(args, trainer, model, data)
@@ -225,8 +238,8 @@ def train_command(args):
         _write_outputs(args, model, error.history)
         raise
     seconds = time.perf_counter() - started
-    print(f"{_accuracy(model, data, args.threads)} after {len(history)} iterations, "
-          f"{seconds:.2f} s")
+    print(f"{_accuracy(model, data, args.threads)}, compression ratio "
+          f"{model.compression_ratio:.4g}, after {len(history)} iterations, {seconds:.2f} s")
     model.training_["data"] = data.record
     print("wrote " + ", ".join(str(path) for path in _write_outputs(args, model, history)))
     return 0
@@ -240,7 +253,8 @@ def _option(value, default):
 def _new_model(args, data):
     """The untrained network ``args`` describe, sized for ``data``."""
     n_layers = len(args.hidden) + (2 if args.model == "convnet" else 1)
-    common = dict(compression=_compression(args, n_layers), seed=args.seed, dtype=args.dtype)
+    common = dict(compression=_compression(args, n_layers), seed=args.seed, dtype=args.dtype,
+                  init_scale=_option(args.init_scale, recipe(_compression_kind(args)).init_scale))
     n_features, n_classes = data.X_train.shape[1], len(data.classes)
     if args.model == "mlp":
         return MLP([n_features, *args.hidden, n_classes], **common)
@@ -255,32 +269,48 @@ def _new_model(args, data):
                    stride=args.stride, hidden=args.hidden, n_classes=n_classes, **common)
 
 
+def _compression_kind(args):
+    """"tt", "prune" or None (dense): what --tt-rank, --sparsity or --dense ask for; tensor
+    trains when none is given."""
+    if args.dense:
+        return None
+    return "prune" if args.sparsity is not None else "tt"
+
+
 def _compression(args, n_layers):
-    """One spec per layer: --tt-rank on every hidden fully connected layer, --sparsity on every
-    hidden layer (a ConvNet's convolution included); the output layer stays dense."""
+    """One spec per layer: tensor trains (--tt-rank) on every hidden fully connected layer,
+    --sparsity on every hidden layer (a ConvNet's convolution included); the output layer stays
+    dense."""
     specs = [None] * n_layers
-    if args.tt_rank is not None:
+    kind = _compression_kind(args)
+    if kind == "tt":
         first = 1 if args.model == "convnet" else 0
-        specs[first:-1] = [TensorTrain(args.tt_rank)] * (n_layers - 1 - first)
-    elif args.sparsity is not None:
+        specs[first:-1] = [TensorTrain(_tt_rank(args))] * (n_layers - 1 - first)
+    elif kind == "prune":
         specs[:-1] = [Pruned(args.sparsity)] * (n_layers - 1)
     return specs
 
 
+def _tt_rank(args):
+    return DEFAULT_TT_RANK if args.tt_rank is None else args.tt_rank
+
+
 def _compression_summary(args):
     """The compression ``args`` ask for, in words."""
-    if args.tt_rank is not None:
-        return f"tensor train rank {args.tt_rank}"
-    if args.sparsity is not None:
+    kind = _compression_kind(args)
+    if kind == "tt":
+        return f"tensor train rank {_tt_rank(args)}"
+    if kind == "prune":
         return f"pruned to sparsity {args.sparsity:g}"
     return "dense"
 
 
 def _trainer(args, n_samples):
     """The ``BCD`` trainer of ``args``; the weight decay is per training sample."""
+    weight_decay = _option(args.weight_decay, recipe(_compression_kind(args)).weight_decay)
     return BCD(gamma=args.gamma, rho=args.rho, alpha=args.alpha, tau=args.tau,
                tau_growth=args.tau_growth, tau_max=args.tau_max, n_threads=args.threads,
-               weight_decay=args.weight_decay * n_samples)
+               weight_decay=weight_decay * n_samples)
 
 
 def _fit(args, trainer, model, data):
