@@ -12,8 +12,8 @@ Both methods train on all cores for the same wall-clock budget; test accuracy on
 images is measured at 20 points of it (evaluation is not charged to the budget) and is always
 that of the compressed network once there is one.
 
-NN-BCD: ``nnbcd.BCD`` with the settings of bench/cnn_mnist.py and bench/prune.py. The deployed
-network (G) is evaluated.
+NN-BCD: the library's defaults (``nnbcd.recipes``), the networks and settings of bench/suite.py.
+The deployed network (G) is evaluated.
 Backpropagation (PyTorch, ``pip install ".[bench]"``): Adam (lr 1e-3), cross-entropy, batches of
 128. Tensor-train layers are trained directly: the weight is the contraction of its TT cores,
 which start from the TT-SVD (tensorly) of a default-initialised dense weight. Pruning: dense
@@ -88,25 +88,14 @@ class Curve:
 
 # ----------------------------------------------------------------------------- NN-BCD
 def nnbcd_run(name, X, y, X_test, y_test, budget, threads):
-    """(model, curve, iterations) of NN-BCD on one experiment."""
-    import nnbcd
-    from cnn_mnist import paper_cnn
+    """(model, curve, iterations) of NN-BCD on one experiment, with the library's defaults
+    (the network and settings of bench/suite.py's problem of the same name)."""
+    import suite
 
-    if name.startswith("cnn"):
-        model = paper_cnn(int(name[5:]), SEED)
-        trainer = nnbcd.BCD(tau_growth=1.15, n_threads=threads)
-    elif name == "tt-mlp":
-        model = nnbcd.MLP([784, 1024, 1024, 1024, 512, 10], seed=SEED,
-                          compression=[nnbcd.TensorTrain(80)] * 4 + [None])
-        trainer = nnbcd.BCD(tau_growth=1.15, n_threads=threads)
-    else:
-        model = nnbcd.MLP([784, 300, 100, 10], seed=SEED,
-                          compression=[nnbcd.Pruned(0.9), nnbcd.Pruned(0.9), None])
-        trainer = nnbcd.BCD(1.0, 1.0, 0.1, weight_decay=0.001 * len(X), tau_growth=1.05,
-                            n_threads=threads)
     curve = Curve(budget)
     started = time.perf_counter()
-    state = trainer.start(model, X, y)
+    state = suite.start(suite.PROBLEMS[name], X, y, SEED, threads)
+    model = state.model
     elapsed = time.perf_counter() - started
     iterations = 0
     while elapsed < budget:
