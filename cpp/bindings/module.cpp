@@ -2,6 +2,10 @@
 // set (NNBCD_VARIANT); nnbcd/_native.py imports the best one the CPU can run.
 #include <string>
 
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <cpuid.h>
+#endif
+
 #include "bind_scalar.hpp"
 
 #define NNBCD_STRINGIFY_(...) #__VA_ARGS__
@@ -9,15 +13,53 @@
 
 namespace {
 
-bool cpu_supports(const std::string& variant) {
-  if (variant == "baseline") return true;
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-  __builtin_cpu_init();
-  if (variant == "x86_64_v3")
-    return __builtin_cpu_supports("avx") && __builtin_cpu_supports("avx2") &&
-           __builtin_cpu_supports("fma") && __builtin_cpu_supports("bmi") &&
-           __builtin_cpu_supports("bmi2") && __builtin_cpu_supports("f16c") &&
-           __builtin_cpu_supports("popcnt");
+struct CpuidRegisters {
+  unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
+};
+
+CpuidRegisters cpuid(unsigned leaf, unsigned subleaf = 0) {
+  CpuidRegisters r;
+  if (!__get_cpuid_count(leaf, subleaf, &r.eax, &r.ebx, &r.ecx, &r.edx)) return {};
+  return r;
+}
+
+bool has_bits(unsigned reg, unsigned mask) { return (reg & mask) == mask; }
+
+// The register state the OS saves on a context switch (XCR0). Inline asm rather than _xgetbv,
+// which would need -mxsave in the baseline build; only valid once CPUID reports OSXSAVE.
+unsigned long long os_enabled_state() {
+  unsigned eax, edx;
+  __asm__ volatile("xgetbv" : "=a"(eax), "=d"(edx) : "c"(0));
+  return (static_cast<unsigned long long>(edx) << 32) | eax;
+}
+
+constexpr unsigned long long kXmmYmmState = 0x6;    // XCR0 bits 1, 2: SSE and AVX registers
+constexpr unsigned long long kAvx512State = 0xE6;   // plus bits 5-7: opmask, ZMM 0-15, ZMM 16-31
+
+bool supports_x86_64_v3() {
+  const CpuidRegisters leaf1 = cpuid(1);
+  const CpuidRegisters leaf7 = cpuid(7);
+  const bool avx_fma_f16c_popcnt = has_bits(leaf1.ecx, bit_AVX | bit_FMA | bit_F16C | bit_POPCNT);
+  const bool avx2_bmi = has_bits(leaf7.ebx, bit_AVX2 | bit_BMI | bit_BMI2);
+  return avx_fma_f16c_popcnt && avx2_bmi && has_bits(leaf1.ecx, bit_OSXSAVE) &&
+         has_bits(os_enabled_state(), kXmmYmmState);
+}
+
+bool supports_x86_64_v4() {
+  const CpuidRegisters leaf7 = cpuid(7);
+  return supports_x86_64_v3() &&
+         has_bits(leaf7.ebx, bit_AVX512F | bit_AVX512BW | bit_AVX512DQ | bit_AVX512VL) &&
+         has_bits(os_enabled_state(), kAvx512State);
+}
+#endif
+
+bool cpu_supports(const std::string& variant) {
+  // A native build is only ever run where it was built (CMakeLists.txt, NNBCD_NATIVE).
+  if (variant == "baseline" || variant == "native") return true;
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+  if (variant == "x86_64_v3") return supports_x86_64_v3();
+  if (variant == "x86_64_v4") return supports_x86_64_v4();
 #endif
   return false;
 }
