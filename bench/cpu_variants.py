@@ -2,7 +2,8 @@
 
 Runs bench/roofline.py's measurement of each network (a fresh process each time) for every
 variant in turn, round after round, so that a busy machine's load falls on all variants alike,
-and prints the medians: seconds per iteration, the floor (counted FLOPs at numpy's SGEMM rate,
+and prints the medians: seconds per iteration, the core's own GEMM rate (a dense 1024 -> 1024
+layer's forward pass, roofline.py's "Eigen GF/s"), the floor (counted FLOPs at numpy's SGEMM rate,
 measured in the same process) and the fraction of it reached.
 
     python bench/cpu_variants.py                                   # x86_64_v3 against x86_64_v4
@@ -55,20 +56,21 @@ def main(argv=None):
             for variant in variants:
                 r = measure(network, variant, threads, args.iterations)
                 floor = sum(r["flops"].values()) / r["sgemm numpy"] / 1e9
-                runs[network, variant].append((r["seconds"], floor, r["sgemm numpy"]))
+                runs[network, variant].append((r["seconds"], floor, r["sgemm numpy"], r["sgemm eigen"]))
                 loads.append(loadavg())
                 print(f"round {round_ + 1} {network} {variant}: {r['seconds']:.3f} s/iter, "
                       f"floor {floor:.3f} s, load {loads[-1]:.2f}", flush=True)
 
     rows = []
     for (network, variant), results in runs.items():
-        seconds, floors, rates = (np.array(column) for column in zip(*results))
+        seconds, floors, rates, eigen_rates = (np.array(column) for column in zip(*results))
         rows.append([network, variant, f"{np.median(seconds):.3f}",
                      f"{seconds.min():.3f}-{seconds.max():.3f}", f"{np.median(rates):.0f}",
-                     f"{np.median(floors):.3f}", f"{np.median(floors / seconds):.2f}"])
+                     f"{np.median(eigen_rates):.0f}", f"{np.median(floors):.3f}", f"{np.median(floors / seconds):.2f}"])
     print(f"\nMedians of {args.rounds} rounds ({args.iterations} timed iterations each), "
           f"{threads} thread(s); load average {min(loads):.1f}-{max(loads):.1f} during the runs")
-    print(format_table(["network", "variant", "s/iter", "range", "SGEMM GF/s", "floor s",
+    print(format_table(["network", "variant", "s/iter", "range", "SGEMM GF/s",
+                        "Eigen GEMM GF/s", "floor s",
                         "fraction of floor"], rows))
     return 0
 
