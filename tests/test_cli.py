@@ -62,6 +62,23 @@ def test_train_without_options_trains_a_compressed_network(capsys, tmp_path):
     assert float(accuracy_of(out).split()[0]) >= 0.92
 
 
+def test_init_scale_and_weight_decay_reach_the_network(capsys, tmp_path):
+    """--init-scale and --weight-decay are passed on; without them the recipe's values."""
+    def trained(*options):
+        out_dir = tmp_path / "_".join(map(str, options))
+        status, _, err = run(capsys, "train", "--output", out_dir, "--iterations", 1, "--no-plot",
+                             *SMALL, *options)
+        assert status == 0, err
+        return nnbcd.load(out_dir / "model.safetensors")
+
+    default, explicit = trained(), trained("--init-scale", 0.01, "--weight-decay", 0.0003)
+    for W, W_explicit in zip(default.weights, explicit.weights):  # TT: 0.01, 0.0003
+        np.testing.assert_array_equal(W, W_explicit)
+    other = trained("--init-scale", 0.02, "--weight-decay", 0.001)
+    assert not np.allclose(default.weights[0], other.weights[0])
+    assert other.training_["weight_decay"] == pytest.approx(0.001 * 1347)
+
+
 def three_digit_classes():
     """Digits 0, 1 and 2 with string labels, raw pixels 0..16."""
     X, y = load_digits(n_class=3, return_X_y=True)
