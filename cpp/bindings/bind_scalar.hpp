@@ -14,28 +14,19 @@
 
 #include <nnbcd/nnbcd.hpp>
 
+#include "bind_common.hpp"
+#include "bind_samples.hpp"
+
 namespace nnbcd::bindings {
-
-namespace py = pybind11;
-using release_gil = py::call_guard<py::gil_scoped_release>;
-
-template <class T>
-using CArray = py::array_t<T, py::array::c_style | py::array::forcecast>;
 
 // A training run: the C++ state plus the Python arrays it borrows, kept alive here.
 template <class T>
 struct TrainingState {
   CArray<T> X, Y;
+  py::object samples;  // the Samples of a run whose samples are held elsewhere
   std::unique_ptr<Bcd<T>> bcd;
   std::mutex mutex;  // one step at a time, even if Python threads share the object
 };
-
-// (n, d) C-contiguous array viewed as the d x n column-major matrix it already is.
-template <class T>
-ConstMatrixMap<T> columns(const CArray<T>& a, const char* name) {
-  if (a.ndim() != 2) throw std::invalid_argument(std::string("nnbcd: ") + name + " must be 2-D");
-  return ConstMatrixMap<T>(a.data(), a.shape(1), a.shape(0));
-}
 
 // Cores as numpy arrays of shape (r_{k-1}, n_k, r_k).
 template <class T>
@@ -75,6 +66,24 @@ TensorTrain<T> tt_from_numpy(const std::vector<CArray<T>>& cores) {
 }
 
 template <class T>
+Hyperparameters<T> hyperparameters(T gamma, T rho, T alpha, T tau, T tau_growth, T tau_max,
+                                   T weight_decay, Index dense_iterations, bool train_bias,
+                                   bool overwrite_weights) {
+  Hyperparameters<T> h;
+  h.gamma = gamma;
+  h.rho = rho;
+  h.alpha = alpha;
+  h.tau = tau;
+  h.tau_growth = tau_growth;
+  h.tau_max = tau_max;
+  h.weight_decay = weight_decay;
+  h.dense_iterations = dense_iterations;
+  h.train_bias = train_bias;
+  h.overwrite_weights = overwrite_weights;
+  return h;
+}
+
+template <class T>
 void bind_blocks(py::module_& m, const std::string& s) {
   m.def(("output_v" + s).c_str(),
         [](const ConstMatrixRef<T>& Y, const ConstMatrixRef<T>& U, Matrix<T> V, T gamma,
@@ -97,15 +106,15 @@ void bind_blocks(py::module_& m, const std::string& s) {
         [](const ConstMatrixRef<T>& U, const ConstMatrixRef<T>& Vprev, RowMatrix<T> W,
            const ConstVectorRef<T>& b, T rho, T alpha, T weight_decay, T tau,
            std::optional<RowMatrix<T>> G) {
-          update_weights<T>(U, Vprev, b, W, rho, alpha, weight_decay, tau,
-                            G ? &G.value() : nullptr);
+          update_weights<T>(centred_weight_sums<T>(U, Vprev, b), W, rho, alpha, weight_decay,
+                            tau, G ? &G.value() : nullptr);
           return W;
         },
         release_gil());
   m.def(("bias" + s).c_str(),
         [](const ConstMatrixRef<T>& U, const ConstMatrixRef<T>& Vprev, const ConstWeightRef<T>& W,
            Vector<T> b, T rho, T alpha) {
-          update_bias<T>(U, Vprev, W, b, rho, alpha);
+          update_bias<T>(weight_sums<T>(U, Vprev, b, Vector<T>()), W, b, rho, alpha);
           return b;
         },
         release_gil());
@@ -267,24 +276,35 @@ void bind_scalar(py::module_& m, const std::string& s) {
       .def("copy", [](const Mlp<T>& net) { return Mlp<T>(net); }, release_gil())
       .def("assign", &Mlp<T>::assign, py::arg("other"), release_gil());
 
+  bind_samples<T>(m, s);
+
   py::class_<TrainingState<T>>(m, ("Bcd" + s).c_str(), py::module_local())
+      .def(py::init([](Mlp<T>& net, py::object samples, T gamma, T rho, T alpha, T tau,
+                       T tau_growth, T tau_max, T weight_decay, Index dense_iterations,
+                       bool train_bias, bool overwrite_weights, int n_threads) {
+             Samples<T>& held = samples.cast<Samples<T>&>();
+             auto state = std::make_unique<TrainingState<T>>();
+             state->samples = std::move(samples);
+             const Hyperparameters<T> h =
+                 hyperparameters(gamma, rho, alpha, tau, tau_growth, tau_max, weight_decay,
+                                 dense_iterations, train_bias, overwrite_weights);
+             py::gil_scoped_release release;
+             state->bcd = std::make_unique<Bcd<T>>(net, held, h, n_threads);
+             return state;
+           }),
+           py::keep_alive<1, 2>(), py::arg("net"), py::arg("samples"), py::arg("gamma"),
+           py::arg("rho"), py::arg("alpha"), py::arg("tau"), py::arg("tau_growth"),
+           py::arg("tau_max"), py::arg("weight_decay"), py::arg("dense_iterations"),
+           py::arg("train_bias"), py::arg("overwrite_weights"), py::arg("n_threads"))
       .def(py::init([](Mlp<T>& net, CArray<T> X, CArray<T> Y, T gamma, T rho, T alpha, T tau,
                        T tau_growth, T tau_max, T weight_decay, Index dense_iterations,
                        bool train_bias, bool overwrite_weights, int n_threads) {
              auto state = std::make_unique<TrainingState<T>>();
              state->X = std::move(X);
              state->Y = std::move(Y);
-             Hyperparameters<T> h;
-             h.gamma = gamma;
-             h.rho = rho;
-             h.alpha = alpha;
-             h.tau = tau;
-             h.tau_growth = tau_growth;
-             h.tau_max = tau_max;
-             h.weight_decay = weight_decay;
-             h.dense_iterations = dense_iterations;
-             h.train_bias = train_bias;
-             h.overwrite_weights = overwrite_weights;
+             const Hyperparameters<T> h =
+                 hyperparameters(gamma, rho, alpha, tau, tau_growth, tau_max, weight_decay,
+                                 dense_iterations, train_bias, overwrite_weights);
              const auto x = columns(state->X, "X");
              const auto y = columns(state->Y, "Y");
              py::gil_scoped_release release;
@@ -324,6 +344,12 @@ void bind_scalar(py::module_& m, const std::string& s) {
              s.bcd->restore(iteration, scheduled_tau, std::move(U), std::move(V));
            },
            py::arg("iteration"), py::arg("scheduled_tau"), py::arg("U"), py::arg("V"))
+      .def("restore_schedule",
+           [](TrainingState<T>& s, Index iteration, T scheduled_tau) {
+             std::lock_guard<std::mutex> lock(s.mutex);
+             s.bcd->restore(iteration, scheduled_tau);
+           },
+           py::arg("iteration"), py::arg("scheduled_tau"))
       .def_property_readonly("iteration",
                              [](TrainingState<T>& s) {
                                std::lock_guard<std::mutex> lock(s.mutex);

@@ -2,7 +2,8 @@
 
 from . import blocks, datasets, ops
 from ._native import DivergenceError, cpu_variant
-from .bcd import BCD, TrainingState
+from .bcd import BCD
+from .training_state import TrainingState
 from .callbacks import EarlyStopping
 from .classifier import NNBCDClassifier
 from .compression import Pruned, TensorTrain

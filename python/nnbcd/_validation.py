@@ -83,3 +83,26 @@ def check_data(name, value, dtype, ndim):
     if not np.isfinite(array).all():
         raise ValueError(f"{name} contains NaN or infinity; clean or impute it first")
     return array
+
+
+def check_targets(y, n_samples, n_outputs, dtype):
+    """One-hot targets from class indices (1-D), or regression targets as given (2-D)."""
+    array = np.asarray(y)
+    if array.ndim == 1:
+        labels = check_data("y", array, np.float64, 1)
+        if labels.shape[0] != n_samples:
+            raise ValueError(f"y has {labels.shape[0]} entries but X has {n_samples} samples")
+        indices = labels.astype(np.int64)
+        if (indices != labels).any() or indices.min() < 0 or indices.max() >= n_outputs:
+            raise ValueError(
+                f"1-D y must hold class indices 0..{n_outputs - 1} (the network has "
+                f"{n_outputs} outputs); encode labels first, or pass 2-D regression targets"
+            )
+        Y = np.zeros((n_samples, n_outputs), dtype)
+        Y[np.arange(n_samples), indices] = 1
+        return Y, indices
+    Y = check_data("y", array, dtype, 2)
+    if Y.shape != (n_samples, n_outputs):
+        raise ValueError(f"2-D y must have shape (n_samples, n_outputs) = "
+                         f"{(n_samples, n_outputs)}, got {Y.shape}")
+    return Y, None

@@ -7,10 +7,12 @@ import warnings
 import numpy as np
 
 from . import _validation as v
-from ._native import DivergenceError, core
+from ._native import DivergenceError
+from .distributed import WorkerLostError, start_distributed
 from .history import History
 from .memory import available_memory
 from .threads import warn_if_oversubscribed
+from .training_state import TrainingState, accuracy
 
 # Defaults chosen on digits/MNIST-sized problems with standardised inputs (see README).
 DEFAULT_GAMMA = 1.0
@@ -19,112 +21,6 @@ DEFAULT_ALPHA = 1.0
 TINY = np.finfo(np.float64).tiny  # floor of the divergence test's reference objective
 SETTINGS = ("gamma", "rho", "alpha", "tau", "tau_growth", "tau_max", "weight_decay",
             "dense_iterations", "train_bias", "overwrite_weights")
-
-
-def _targets(y, n_samples, n_outputs, dtype):
-    """One-hot targets from class indices (1-D), or regression targets as given (2-D)."""
-    array = np.asarray(y)
-    if array.ndim == 1:
-        labels = v.check_data("y", array, np.float64, 1)
-        if labels.shape[0] != n_samples:
-            raise ValueError(f"y has {labels.shape[0]} entries but X has {n_samples} samples")
-        indices = labels.astype(np.int64)
-        if (indices != labels).any() or indices.min() < 0 or indices.max() >= n_outputs:
-            raise ValueError(
-                f"1-D y must hold class indices 0..{n_outputs - 1} (the network has "
-                f"{n_outputs} outputs); encode labels first, or pass 2-D regression targets"
-            )
-        Y = np.zeros((n_samples, n_outputs), dtype)
-        Y[np.arange(n_samples), indices] = 1
-        return Y, indices
-    Y = v.check_data("y", array, dtype, 2)
-    if Y.shape != (n_samples, n_outputs):
-        raise ValueError(f"2-D y must have shape (n_samples, n_outputs) = "
-                         f"{(n_samples, n_outputs)}, got {Y.shape}")
-    return Y, None
-
-
-def accuracy(model, X, labels, n_threads=0):
-    """Fraction of the samples of ``X`` that ``model`` puts in class ``labels``."""
-    return float(np.mean(model.predict(X, n_threads) == labels))
-
-
-class TrainingState:
-    """One training run in progress: the lifted variables live in C++, the model is trained in
-    place. Create with ``BCD.start``; call ``step()`` once per iteration."""
-
-    def __init__(self, trainer, model, X, Y, labels):
-        self.trainer, self.model = trainer, model
-        self.X, self.Y, self.labels = X, Y, labels
-        self.iteration = 0
-        self._fingerprint = None
-        model.training_ = {"method": "NN-BCD", "iterations": 0, **trainer.settings()}
-        cls = core.Bcd32 if model.dtype == np.float32 else core.Bcd64
-        self._state = cls(model._net, X, Y, trainer.gamma, trainer.rho, trainer.alpha, trainer.tau,
-                          trainer.tau_growth, trainer.tau_max, trainer.weight_decay,
-                          trainer.dense_iterations, trainer.train_bias,
-                          trainer.overwrite_weights, trainer.n_threads)
-
-    def step(self):
-        """One BCD iteration: a backward sweep of exact block updates (DESIGN §2)."""
-        self._state.step()
-        self.iteration += 1
-        self.model.training_["iterations"] = self.iteration
-
-    @property
-    def tau(self):
-        """The τ the next step uses (0 during the dense warm start; then it grows by
-        ``tau_growth`` after every step). Setting it restarts the schedule from that value; Φ
-        changes with τ."""
-        return self._state.tau
-
-    @tau.setter
-    def tau(self, value):
-        self._state.tau = v.check_non_negative("tau", value)
-
-    @property
-    def scheduled_tau(self):
-        """The τ of the schedule (what ``tau`` becomes once a dense warm start is over)."""
-        return self._state.scheduled_tau
-
-    def objective(self):
-        """Φ at the current point: ``total``, ``loss`` and one entry per term."""
-        return self._state.objective()
-
-    def block_seconds(self):
-        """Wall-clock seconds spent since the run started in each block of the iteration: ``V``
-        (steps 1, 4), ``U`` (steps 2, 5, with the W V products they need), ``W`` (steps 3, 6,
-        weights and biases), ``G`` (step 7, the projections), ``snapshot`` (the copy a failed
-        step is undone from) and ``objective``."""
-        return self._state.block_seconds()
-
-    def rollback(self):
-        """Put back the network's parameters from before the last ``step`` and end the run
-        (its lifted variables belong to the step that was undone)."""
-        self._state.rollback()
-
-    def fingerprint(self):
-        """SHA-256 of this run's training data (computed once)."""
-        if self._fingerprint is None:
-            from .checkpoint import data_fingerprint
-            self._fingerprint = data_fingerprint(self.X, self.Y)
-        return self._fingerprint
-
-    def save_checkpoint(self, path, history=None):
-        """Write everything needed to continue this run to ``path`` (see ``nnbcd.checkpoint``)."""
-        from .checkpoint import save_checkpoint
-        save_checkpoint(self, history if history is not None else History(), path)
-
-    def variables(self):
-        """Copies of every block: lists ``W``, ``b``, ``U``, ``V`` (index 0 is layer 1), with U
-        and V in the paper's orientation, (d_i, n_samples)."""
-        layers = range(self.model.n_layers)
-        return {
-            "W": [W.copy() for W in self.model.weights],
-            "b": [b.copy() for b in self.model.biases],
-            "U": [self._state.U(i) for i in layers],
-            "V": [self._state.V(i) for i in layers],
-        }
 
 
 class BCD:
@@ -192,14 +88,19 @@ class BCD:
         ``divergence_factor``), as a dict."""
         return {name: getattr(self, name) for name in SETTINGS}
 
-    def start(self, model, X, y):
+    def start(self, model, X, y, client=None):
         """Lift the network on (X, y) and return the ``TrainingState`` to step.
 
         ``X`` is (n_samples, n_features); ``y`` is 1-D class indices in [0, n_outputs) (one-hot
         targets) or a 2-D (n_samples, n_outputs) array of regression targets.
+        ``client``: a ``distributed.Client``; the samples are then split over its workers and
+        held there, and every iteration is the same as on one machine (see
+        ``nnbcd.distributed``, which also takes Dask arrays and files for X and y).
         """
+        if client is not None:
+            return start_distributed(self, model, X, y, client)
         X = model.check_input(X)
-        Y, labels = _targets(y, X.shape[0], model.sizes[-1], model.dtype)
+        Y, labels = v.check_targets(y, X.shape[0], model.sizes[-1], model.dtype)
         warn_if_oversubscribed(self.n_threads)
         needed, available = model.training_bytes(X.shape[0]), available_memory()
         if available is not None and needed > available:
@@ -211,7 +112,7 @@ class BCD:
         return TrainingState(self, model, X, Y, labels)
 
     def fit(self, model, X, y, iterations, validation=None, callbacks=None, verbose=False,
-            eval_every=1, checkpoint=None, checkpoint_every=10):
+            eval_every=1, checkpoint=None, checkpoint_every=10, client=None):
         """Train ``model`` in place up to iteration ``iterations``; returns a ``History``.
 
         validation : (X_val, y_val) with class indices, optional
@@ -226,6 +127,10 @@ class BCD:
             from the same architecture, data and settings; the same thread count gives
             bit-identical results). The run is saved there, atomically, every
             ``checkpoint_every`` iterations, when it ends, and when interrupted.
+        client : a ``distributed.Client``: train on its workers (see ``start``). A worker lost
+            during an iteration raises ``nnbcd.distributed.WorkerLostError`` naming it; the
+            iteration is undone as below, and the run continues from its checkpoint on any
+            cluster.
 
         Ctrl-C stops after the iteration in progress and returns what was trained so far.
         An iteration that produces non-finite weights, or an objective above
@@ -238,7 +143,7 @@ class BCD:
         checkpoint_every = v.check_int("checkpoint_every", checkpoint_every, 1)
         validation = _check_validation(model, validation)
         callbacks = list(callbacks or [])
-        state = self.start(model, X, y)
+        state = self.start(model, X, y, client)
         history = History()
         if checkpoint is not None and os.path.exists(checkpoint):
             from .checkpoint import restore_checkpoint
@@ -249,7 +154,7 @@ class BCD:
                 started = time.perf_counter()
                 try:
                     state.step()
-                except DivergenceError as error:
+                except (DivergenceError, WorkerLostError) as error:
                     error.history = history
                     raise
                 self._record(state, history, time.perf_counter() - started, reference,
@@ -284,9 +189,8 @@ class BCD:
             error.history = history
             raise error
         evaluate = state.iteration % eval_every == 0 or state.iteration == iterations
-        train_acc = val_acc = None
-        if evaluate and state.labels is not None:
-            train_acc = accuracy(state.model, state.X, state.labels, self.n_threads)
+        train_acc = state.train_accuracy() if evaluate else None
+        val_acc = None
         if evaluate and validation is not None:
             val_acc = accuracy(state.model, *validation, self.n_threads)
         history.append(state.iteration, objective, train_acc, val_acc, seconds)
@@ -299,7 +203,7 @@ def _check_validation(model, validation):
     if not isinstance(validation, (tuple, list)) or len(validation) != 2:
         raise TypeError("validation must be a tuple (X_val, y_val)")
     X_val = model.check_input(validation[0], "validation X")
-    _, labels = _targets(validation[1], X_val.shape[0], model.sizes[-1], model.dtype)
+    _, labels = v.check_targets(validation[1], X_val.shape[0], model.sizes[-1], model.dtype)
     if labels is None:
         raise ValueError("validation y must be 1-D class indices")
     return X_val, labels

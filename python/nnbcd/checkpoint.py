@@ -27,10 +27,18 @@ _NOT_ARCHITECTURE = ("training", "library_version", "checkpoint", "crc32", "init
 
 def data_fingerprint(X, Y):
     """SHA-256 of the training inputs and targets (values, shapes and dtype)."""
+    return parts_fingerprint([X], [Y])
+
+
+def parts_fingerprint(X_parts, Y_parts):
+    """``data_fingerprint`` of the row-wise concatenations of the parts (a run's shards), without
+    concatenating them."""
     digest = hashlib.sha256()
-    for array in (X, Y):
-        digest.update(f"{array.dtype.str}{array.shape}".encode())
-        digest.update(memoryview(np.ascontiguousarray(array)).cast("B"))
+    for parts in (X_parts, Y_parts):
+        shape = (sum(part.shape[0] for part in parts),) + parts[0].shape[1:]
+        digest.update(f"{parts[0].dtype.str}{shape}".encode())
+        for part in parts:
+            digest.update(memoryview(np.ascontiguousarray(part)).cast("B"))
     return digest.hexdigest()
 
 
@@ -47,10 +55,10 @@ def save_checkpoint(state, history, path):
     for i, spec in enumerate(model.compression):
         if spec is not None:
             tensors[f"training.{i}.weight"] = np.ascontiguousarray(model.weights[i])
-    for i in range(model.n_layers):
+    for i, (U, V) in enumerate(zip(*state.lifted())):
         # (d_i, n) column-major from the core: its transpose is C-contiguous without a copy.
-        tensors[f"training.{i}.U"] = np.ascontiguousarray(state._state.U(i).T)
-        tensors[f"training.{i}.V"] = np.ascontiguousarray(state._state.V(i).T)
+        tensors[f"training.{i}.U"] = np.ascontiguousarray(U.T)
+        tensors[f"training.{i}.V"] = np.ascontiguousarray(V.T)
     write_atomic(encode(meta, tensors), path)
 
 
@@ -74,20 +82,19 @@ def restore_checkpoint(state, path):
                          "resume with the data it was trained on, or start a new checkpoint")
     try:
         used = _restore_network(model, tensors)
-        n, dtype = state.X.shape[0], model.dtype
+        n, dtype = state.n_samples, model.dtype
         names = [[f"training.{i}.{kind}" for i in range(model.n_layers)] for kind in "UV"]
         lifted = [[np.asarray(_tensor(tensors, name, (n, d), dtype)).T
                    for name, d in zip(kind, model.sizes[1:])] for kind in names]
         unexpected = sorted(set(tensors) - used - set(names[0]) - set(names[1]))
         if unexpected:
             raise ModelFileError(f"unexpected tensors {unexpected}")
-        state._state.restore(saved["iteration"], saved["scheduled_tau"], *lifted)
+        state.restore(saved["iteration"], saved["scheduled_tau"], *lifted)
         history = History(**saved["history"])
     except ModelFileError as e:
         raise ModelFileError(f"{source}: {e}") from None
     except (ValueError, TypeError, KeyError) as e:
         raise ModelFileError(f"{source}: inconsistent checkpoint ({e})") from None
-    state.iteration = saved["iteration"]
     model.training_ = meta.get("training")
     return history
 

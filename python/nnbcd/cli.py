@@ -11,6 +11,7 @@ training stops after the iteration in progress and writes what was trained).
 """
 
 import argparse
+import contextlib
 import csv
 import inspect
 import json
@@ -28,9 +29,11 @@ from ._native import DivergenceError
 from .bcd import BCD
 from .compression import Pruned, TensorTrain
 from .convnet import ConvNet
+from .distributed import WorkerLostError, import_distributed
 from .mlp import MLP
 from .model_file import load
 from .recipes import TAU, TAU_GROWTH, recipe
+from .threads import usable_cores
 
 
 class _Bar(tqdm):
@@ -190,6 +193,14 @@ def _add_train(commands):
                           f"{recipe(None).init_scale} otherwise)")
     training.add_argument("--eval-every", type=_COUNT, default=1, metavar="K",
                           help="measure the accuracies every K iterations (default: 1)")
+    cluster = train.add_argument_group(
+        "cluster", 'train on a Dask cluster, the samples split over its workers (needs '
+        'pip install "nnbcd[distributed]"); the result is the same as on one machine')
+    where = cluster.add_mutually_exclusive_group()
+    where.add_argument("--scheduler", metavar="ADDRESS",
+                       help="the address of a running Dask scheduler, e.g. tcp://host:8786")
+    where.add_argument("--workers", type=_COUNT, metavar="N",
+                       help="start a Dask cluster of N worker processes on this machine")
     output = train.add_argument_group("output")
     output.add_argument("--output", default="nnbcd-run", metavar="DIR",
                         help="where model.safetensors, the history and history.png go "
@@ -318,11 +329,31 @@ def _fit(args, trainer, model, data):
     returns the ``History``. Ctrl-C stops after the current iteration (``BCD.fit`` warns) and
     keeps what was trained."""
     with _Bar(total=args.iterations, desc="train", unit="it", disable=args.quiet,
-              file=sys.stderr) as bar:
+              file=sys.stderr) as bar, _dask_client(args) as client:
         return trainer.fit(model, data.X_train, data.y_train, args.iterations,
                            validation=(data.X_test, data.y_test), eval_every=args.eval_every,
                            callbacks=[lambda state, history: _advance(bar, history)],
-                           checkpoint=args.checkpoint, checkpoint_every=args.checkpoint_every)
+                           checkpoint=args.checkpoint, checkpoint_every=args.checkpoint_every,
+                           client=client)
+
+
+@contextlib.contextmanager
+def _dask_client(args):
+    """The Dask client of --scheduler or --workers (a local cluster, --threads per worker or
+    the usable cores shared out), or None to train in this process."""
+    if args.scheduler is None and args.workers is None:
+        yield None
+        return
+    distributed = import_distributed()
+    if args.scheduler is not None:
+        with distributed.Client(args.scheduler) as client:
+            yield client
+        return
+    threads = args.threads or max(1, usable_cores() // args.workers)
+    with distributed.LocalCluster(n_workers=args.workers, threads_per_worker=threads,
+                                  processes=True, dashboard_address=None) as cluster, \
+            distributed.Client(cluster) as client:
+        yield client
 
 
 def _advance(bar, history):
@@ -537,6 +568,6 @@ def main(argv=None):
             print("nnbcd: interrupted", file=sys.stderr)
             return 130
         except (OSError, ValueError, TypeError, FloatingPointError, MemoryError,
-                ImportError) as error:  # ImportError: a missing optional dependency
+                ImportError, WorkerLostError) as error:  # ImportError: an optional dependency
             print(f"nnbcd: error: {_error_text(error)}", file=sys.stderr)
             return 1

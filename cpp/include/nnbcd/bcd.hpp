@@ -1,55 +1,24 @@
-// The NN-BCD iteration: lifted variables U_i, V_i and one backward sweep of exact block updates.
+// The NN-BCD iteration: one backward sweep of exact block updates. The per-sample blocks (U_i,
+// V_i) run on the run's Samples; the global ones (W_i, b_i, G_i) here, from their sums.
 #pragma once
 
-#include <cmath>
-#include <limits>
+#include <algorithm>
+#include <memory>
 #include <stdexcept>
 #include <string>
 #include <vector>
 
 #include "block_seconds.hpp"
 #include "blocks.hpp"
+#include "hyperparameters.hpp"
 #include "mlp.hpp"
 #include "objective.hpp"
+#include "samples.hpp"
 #include "threads.hpp"
 #include "types.hpp"
+#include "weight_sums.hpp"
 
 namespace nnbcd {
-
-template <class T>
-struct Hyperparameters {
-  T gamma = 1;         // weight of ||V_i - sigma(U_i)||^2
-  T rho = 1;           // weight of ||U_i - W_i V_{i-1} - b_i||^2
-  T alpha = 1;         // proximal weight
-  T tau = 0;           // weight of ||W_i - G_i||^2 (compressed layers only) ...
-  T tau_growth = 1;    // ... multiplied by this after every iteration ...
-  T tau_max = std::numeric_limits<T>::infinity();  // ... up to this.
-  T weight_decay = 0;  // lambda/2 ||W_i||^2
-  Index dense_iterations = 0;  // warm start: tau acts (and grows) only after this many sweeps
-  bool train_bias = true;
-  // After each sweep also set W_i <- G_i (projected BCD on W itself, as the authors' notebooks
-  // do). Off by default: it voids the monotone decrease of Phi.
-  bool overwrite_weights = false;
-
-  void validate() const {
-    auto positive = [](T v, const char* name) {
-      if (!(v > T(0)))
-        throw std::invalid_argument(std::string("nnbcd: ") + name + " must be > 0");
-    };
-    auto non_negative = [](T v, const char* name) {
-      if (!(v >= T(0)) || !std::isfinite(double(v)))
-        throw std::invalid_argument(std::string("nnbcd: ") + name + " must be finite and >= 0");
-    };
-    positive(gamma, "gamma");
-    positive(rho, "rho");
-    positive(alpha, "alpha");
-    non_negative(tau, "tau");
-    positive(tau_growth, "tau_growth");
-    if (!(tau_max >= tau)) throw std::invalid_argument("nnbcd: tau_max must be >= tau");
-    non_negative(weight_decay, "weight_decay");
-    if (dense_iterations < 0) throw std::invalid_argument("nnbcd: dense_iterations must be >= 0");
-  }
-};
 
 // Raised when an iteration fails numerically (non-finite parameters, a Cholesky factorisation
 // that breaks down); the iteration is undone first (Bcd::rollback).
@@ -61,42 +30,35 @@ class DivergenceError : public std::runtime_error {
 template <class T>
 class Bcd {
  public:
-  // X (d_0 x n) and Y (d_N x n) are borrowed: they must outlive this object. The network is
-  // trained in place. U and V start from the network's forward pass.
+  // One process, all samples: X (d_0 x n) and Y (d_N x n) are borrowed and must outlive this
+  // object. The network is trained in place. U and V start from the network's forward pass.
   Bcd(Mlp<T>& net, ConstMatrixMap<T> X, ConstMatrixMap<T> Y, const Hyperparameters<T>& h,
       int n_threads = 0)
-      : net_(net), X_(X), Y_(Y), h_(h), n_threads_(n_threads), last_good_(net) {
+      : net_(net), h_(h), n_threads_(n_threads), last_good_(net) {
     h_.validate();
-    if (X.rows() != net.sizes().front())
-      throw std::invalid_argument("nnbcd: X has " + std::to_string(X.rows()) +
-                                  " features, the network expects " +
-                                  std::to_string(net.sizes().front()));
-    if (Y.rows() != net.sizes().back() || Y.cols() != X.cols())
-      throw std::invalid_argument("nnbcd: targets must be " +
-                                  std::to_string(net.sizes().back()) + " x n with n = " +
-                                  std::to_string(X.cols()));
     ThreadScope scope(n_threads_);
-    net_.project(0);  // G_i from the W_i the run starts with, even if W_i were edited by hand
-    if (net_.conv().active()) im2col<T>(net_.conv(), X_, patches_);  // fixed, as X is
-    input_moments_ = input_moments<T>(input(0));
-    const Index layers = net.n_layers();
-    U_.resize(layers);
-    V_.resize(layers);
-    WV_.resize(layers);
-    product_valid_.assign(layers, false);
-    for (Index i = 0; i < layers; ++i) {
-      ensure_product(i);
-      U_[i] = WV_[i];
-      units(i, U_[i]).colwise() += net_.layer(i).b;
-      V_[i] = i + 1 < layers ? Matrix<T>(U_[i].cwiseMax(T(0))) : U_[i];
-    }
+    local_ = std::make_unique<ShardSamples<T>>(net, X, Y);
+    samples_ = local_.get();
+    start();
+  }
+
+  // Samples held elsewhere (shards in other processes, see Samples), borrowed: they must
+  // outlive this object and have been lifted with the network's current W and b.
+  Bcd(Mlp<T>& net, Samples<T>& samples, const Hyperparameters<T>& h, int n_threads = 0)
+      : net_(net), h_(h), n_threads_(n_threads), last_good_(net), samples_(&samples) {
+    h_.validate();
+    ThreadScope scope(n_threads_);
+    start();
   }
 
   Index n_layers() const { return net_.n_layers(); }
-  Index n_samples() const { return X_.cols(); }
-  const Matrix<T>& U(Index i) const { return U_.at(static_cast<std::size_t>(i)); }
-  const Matrix<T>& V(Index i) const { return V_.at(static_cast<std::size_t>(i)); }
+  Index n_samples() const { return samples_->n_samples(); }
   const Hyperparameters<T>& hyperparameters() const { return h_; }
+
+  // The shard of a single-process run (null when the samples are held elsewhere).
+  Shard<T>* local_shard() { return local_ ? &local_->shard() : nullptr; }
+  const Matrix<T>& U(Index i) const { return local().U(i); }
+  const Matrix<T>& V(Index i) const { return local().V(i); }
 
   // Sweeps done so far.
   Index iteration() const { return iteration_; }
@@ -115,8 +77,9 @@ class Bcd {
   // The tau of the schedule: what tau() returns once the dense warm start is over.
   T scheduled_tau() const { return h_.tau; }
 
-  // One backward sweep (DESIGN §2). A sweep that fails numerically (a Cholesky factorisation
-  // that breaks down, non-finite weights) is undone, see rollback, and throws DivergenceError.
+  // One backward sweep (DESIGN §2). A sweep that fails (a Cholesky factorisation that breaks
+  // down, non-finite weights, an exception from the samples) is undone, see rollback; a
+  // numerical failure throws DivergenceError, anything else is rethrown.
   void step() {
     if (diverged_)
       throw DivergenceError("nnbcd: this run diverged at iteration " +
@@ -152,77 +115,56 @@ class Bcd {
   // exploded) and ends the run: the lifted variables belong to the step that was undone.
   void rollback() {
     net_ = last_good_;
-    product_valid_.assign(product_valid_.size(), false);
+    all_parameters_changed();
     diverged_ = true;
   }
 
-  // Continues a run from a checkpoint: the network's parameters must already be the saved ones;
-  // this sets the iteration count, the schedule's tau and the lifted variables U_i, V_i.
-  void restore(Index iteration, T scheduled_tau, std::vector<Matrix<T>> U,
-               std::vector<Matrix<T>> V) {
-    const Index N = n_layers();
+  // Continues a run from a checkpoint: the network's parameters must already be the saved ones,
+  // and the samples' lifted variables (see Shard::restore); this sets the iteration count and
+  // the schedule's tau.
+  void restore(Index iteration, T scheduled_tau) {
     if (iteration < 0) throw std::invalid_argument("nnbcd: iteration must be >= 0");
-    if (static_cast<Index>(U.size()) != N || static_cast<Index>(V.size()) != N)
-      throw std::invalid_argument("nnbcd: U and V need one matrix per layer");
-    for (Index i = 0; i < N; ++i) {
-      const auto& u = U[static_cast<std::size_t>(i)];
-      const auto& v = V[static_cast<std::size_t>(i)];
-      const Index rows = net_.sizes()[static_cast<std::size_t>(i + 1)];
-      if (u.rows() != rows || u.cols() != n_samples() || v.rows() != rows ||
-          v.cols() != n_samples())
-        throw std::invalid_argument("nnbcd: U_" + std::to_string(i) + " and V_" +
-                                    std::to_string(i) + " must be " + std::to_string(rows) +
-                                    " x " + std::to_string(n_samples()));
-      if (!u.allFinite() || !v.allFinite())
-        throw std::invalid_argument("nnbcd: U and V must be finite");
-    }
     Hyperparameters<T> h = h_;
     h.tau = scheduled_tau;
     h.validate();
     h_ = h;
     iteration_ = iteration;
-    U_ = std::move(U);
-    V_ = std::move(V);
-    product_valid_.assign(product_valid_.size(), false);
+    all_parameters_changed();
     diverged_ = false;
   }
 
-  // Seconds spent in each block since the run started.
-  const BlockSeconds& block_seconds() const { return seconds_; }
+  // The same for a single-process run, with its lifted variables U_i, V_i.
+  void restore(Index iteration, T scheduled_tau, std::vector<Matrix<T>> U,
+               std::vector<Matrix<T>> V) {
+    if (iteration < 0) throw std::invalid_argument("nnbcd: iteration must be >= 0");
+    local().restore(net_, std::move(U), std::move(V));
+    restore(iteration, scheduled_tau);
+  }
 
-  // Phi and its terms at the current point. Computes each W_i V_{i-1} once and keeps it: the
-  // next step needs exactly these products, so tracking the objective costs no extra GEMM.
+  // Seconds spent in each block since the run started.
+  BlockSeconds block_seconds() const {
+    BlockSeconds total = seconds_;
+    const BlockSeconds samples = samples_->block_seconds();
+    total.v += samples.v;
+    total.u += samples.u;
+    total.w += samples.w;
+    return total;
+  }
+
+  // Phi and its terms at the current point.
   Objective objective() {
     ThreadScope scope(n_threads_);
     ScopedSeconds timer(seconds_.objective);
+    const ObjectiveSums sums = samples_->objective_sums(net_);
     Objective o;
-    const Index N = n_layers();
-    for (Index i = 0; i < N; ++i) {
-      ensure_product(i);
-      const auto U = units(i, U_[i]);
-      const auto V = units(i, V_[i]);
-      const auto WV = units(i, WV_[i]);
-      const Vector<T>& b = net_.layer(i).b;
-      const bool hidden = i + 1 < N;
-      const double rows = double(U.rows());
-      const double activation = sum_over_columns(U.cols(), rows, [&](Index j, Index m) {
-        const auto u = U.middleCols(j, m);
-        const auto v = V.middleCols(j, m);
-        return hidden ? squared_norm(v - u.cwiseMax(T(0))) : squared_norm(v - u);
-      });
-      const double linear = sum_over_columns(U.cols(), rows, [&](Index j, Index m) {
-        return squared_norm((U.middleCols(j, m) - WV.middleCols(j, m)).colwise() - b);
-      });
-      o.activation += 0.5 * double(h_.gamma) * activation;
-      o.linear += 0.5 * double(h_.rho) * linear;
+    o.activation = 0.5 * double(h_.gamma) * sums.activation;
+    o.linear = 0.5 * double(h_.rho) * sums.linear;
+    o.loss = 0.5 * sums.loss;
+    for (Index i = 0; i < n_layers(); ++i) {
       const Layer<T>& l = net_.layer(i);
       o.weight_decay += 0.5 * double(h_.weight_decay) * squared_norm(l.W);
       if (l.compressed()) o.compression += 0.5 * double(tau()) * squared_norm(l.W - l.G);
     }
-    const Matrix<T>& VN = V_[N - 1];
-    o.loss = 0.5 * sum_over_columns(VN.cols(), double(VN.rows()), [&](Index j, Index m) {
-      return squared_norm(VN.middleCols(j, m) - Y_.middleCols(j, m));
-    });
     return o;
   }
 
@@ -232,37 +174,26 @@ class Bcd {
     return e.template cast<double>().squaredNorm();
   }
 
+  void start() {
+    net_.project(0);  // G_i from the W_i the run starts with, even if W_i were edited by hand
+    centres_.assign(static_cast<std::size_t>(n_layers()), Vector<T>());
+  }
+
+  Shard<T>& local() const {
+    if (!local_) throw std::logic_error("nnbcd: this run's samples are held elsewhere");
+    return local_->shard();
+  }
+
+  void all_parameters_changed() {
+    for (Index i = 0; i < n_layers(); ++i) samples_->parameters_changed(i);
+  }
+
   // Steps 1-7 for every layer, output layer first, then tau's schedule.
   void sweep() {
     const Index N = n_layers();
-    const Index out = N - 1;
     const T tau_now = tau();
-    Layer<T>& last = net_.layer(out);
-    {
-      ScopedSeconds timer(seconds_.v);
-      update_output_v<T>(Y_, U_[out], V_[out], h_.gamma, h_.alpha);
-    }
-    {
-      ScopedSeconds timer(seconds_.u);
-      ensure_product(out);
-      update_output_u<T>(V_[out], WV_[out], last.b, U_[out], h_.gamma, h_.rho);
-    }
-    update_layer_parameters(out, tau_now);
-    for (Index i = N - 2; i >= 0; --i) {
-      const Layer<T>& above = net_.layer(i + 1);
-      {
-        ScopedSeconds timer(seconds_.v);
-        update_hidden_v<T>(U_[i], U_[i + 1], above.W, above.b, V_[i], h_.rho, h_.gamma);
-        product_valid_[i + 1] = false;
-      }
-      {
-        ScopedSeconds timer(seconds_.u);
-        ensure_product(i);
-        update_hidden_u<T>(units(i, V_[i]), units(i, WV_[i]), net_.layer(i).b,
-                           units(i, U_[i]), h_.rho, h_.gamma, h_.alpha);
-      }
-      update_layer_parameters(i, tau_now);
-    }
+    for (Index i = N - 1; i >= 0; --i)
+      update_layer_parameters(i, samples_->update_lifted(net_, i, h_, centre(i)), tau_now);
     // Step 7 for every compressed layer at once: each G_i only meets W_i, so projecting after
     // the sweep is the same block update, and a global pruning threshold sees every W_i.
     {
@@ -272,56 +203,39 @@ class Bcd {
         for (Index i = 0; i < N; ++i)
           if (net_.layer(i).compressed()) {
             net_.layer(i).W = net_.layer(i).G;
-            product_valid_[i] = false;
+            samples_->parameters_changed(i);
           }
     }
     if (iteration_ >= h_.dense_iterations) h_.tau = std::min(h_.tau * h_.tau_growth, h_.tau_max);
   }
 
-  // What W_i multiplies: V_{i-1}, X, or the patches of X for a convolution.
-  Eigen::Ref<const Matrix<T>> input(Index i) const {
-    if (i == 0) return net_.conv().active() ? Eigen::Ref<const Matrix<T>>(patches_) : X_;
-    return V_[static_cast<std::size_t>(i - 1)];
-  }
+  const Vector<T>& centre(Index i) const { return centres_[static_cast<std::size_t>(i)]; }
 
-  // A d_i x n variable of layer i as W_i's output units: itself, except for a convolution,
-  // whose (positions * filters) x n is filters x (n * positions) (see conv.hpp).
-  Eigen::Map<Matrix<T>> units(Index i, Matrix<T>& M) const {
-    const Index rows = net_.layer(i).W.rows();
-    return Eigen::Map<Matrix<T>>(M.data(), rows, M.size() / rows);
-  }
-
-  // WV_[i] = W_i V_{i-1}, recomputed only when W_i or V_{i-1} changed since the last time.
-  void ensure_product(Index i) {
-    if (product_valid_[i]) return;
-    WV_[i].resize(net_.sizes()[i + 1], n_samples());
-    units(i, WV_[i]).noalias() = net_.layer(i).W * input(i);
-    product_valid_[i] = true;
-  }
-
-  void update_layer_parameters(Index i, T tau) {
+  // Steps 3 and 6 from layer i's sums. Sums whose input means lie far from their centre are
+  // taken again around those means (see WeightSums), which are kept for the next sweeps.
+  void update_layer_parameters(Index i, WeightSums<T> sums, T tau) {
+    if (sums.far_from_centre()) {
+      centres_[static_cast<std::size_t>(i)] = sums.means().template cast<T>();
+      sums = samples_->weight_sums(net_, i, centre(i));
+    }
     ScopedSeconds timer(seconds_.w);
     Layer<T>& l = net_.layer(i);
-    const auto Vprev = input(i);
-    const auto U = units(i, U_[i]);
     const bool coupled = l.compressed() && tau > T(0);
-    update_weights<T>(U, Vprev, l.b, l.W, h_.rho, h_.alpha, h_.weight_decay,
-                      coupled ? tau : T(0), coupled ? &l.G : nullptr,
-                      i == 0 ? &input_moments_ : nullptr);
-    if (h_.train_bias) update_bias<T>(U, Vprev, l.W, l.b, h_.rho, h_.alpha);
-    product_valid_[i] = false;
+    const WeightSums<T> totals = sums.totals();  // what the bias needs: the rest is consumed
+    update_weights<T>(std::move(sums), l.W, h_.rho, h_.alpha, h_.weight_decay,
+                      coupled ? tau : T(0), coupled ? &l.G : nullptr);
+    if (h_.train_bias) update_bias<T>(totals, l.W, l.b, h_.rho, h_.alpha);
+    samples_->parameters_changed(i);
   }
 
   Mlp<T>& net_;
-  ConstMatrixMap<T> X_, Y_;
   Hyperparameters<T> h_;
   int n_threads_;
   Index iteration_ = 0;
-  Matrix<T> patches_;  // im2col(X) when the first layer is a convolution
-  InputMoments<T> input_moments_;  // of input(0), which never changes
-  std::vector<Matrix<T>> U_, V_, WV_;
-  std::vector<bool> product_valid_;
   Mlp<T> last_good_;  // the network's parameters before the step in progress
+  std::unique_ptr<ShardSamples<T>> local_;  // the samples of a single-process run
+  Samples<T>* samples_ = nullptr;
+  std::vector<Vector<T>> centres_;  // per layer, the centre of its weight sums
   bool diverged_ = false;
   BlockSeconds seconds_;
 };

@@ -10,25 +10,9 @@
 #include "relu_prox.hpp"
 #include "threads.hpp"
 #include "types.hpp"
+#include "weight_sums.hpp"
 
 namespace nnbcd {
-
-template <class T>
-using MatrixRef = Eigen::Ref<Matrix<T>>;
-template <class T>
-using ConstMatrixRef = Eigen::Ref<const Matrix<T>>;
-template <class T>
-using WeightRef = Eigen::Ref<RowMatrix<T>>;
-template <class T>
-using ConstWeightRef = Eigen::Ref<const RowMatrix<T>>;
-template <class T>
-using VectorRef = Eigen::Ref<Vector<T>>;
-template <class T>
-using ConstVectorRef = Eigen::Ref<const Vector<T>>;
-
-inline void require_shape(bool ok, const char* what) {
-  if (!ok) throw std::invalid_argument(std::string("nnbcd: inconsistent shapes: ") + what);
-}
 
 // Step 1. V_N <- (Y + gamma U_N + alpha V_N) / (1 + gamma + alpha).
 template <class T>
@@ -58,104 +42,67 @@ void update_output_u(const ConstMatrixRef<T>& V, const ConstMatrixRef<T>& WV,
   });
 }
 
-// What a weight update needs of its input V, taken around V's row means. The means enter the
-// system as n mu mu^T, which the weight update solves exactly (Sherman-Morrison): for unscaled
-// inputs (X ~ N(100, 1), activations ~100) it alone makes the system ill-conditioned beyond
-// float (condition ~n |mu|^2 / alpha ~ 1e7), the float Cholesky would break down. The rest is
-// the Gram matrix of C = V - m 1^T, summed in T:
-//   V V^T = (C C^T - s s^T / n) + n mu mu^T,   s = C 1,   mu = m + s / n (the exact means).
-// Where some row's mean exceeds 4 of its standard deviations, m is the means rounded to T: the
-// float sums of products with V would otherwise carry rounding errors ~eps n |mu|^2, above the
-// shift alpha. Elsewhere m = 0 (C = V, no centred copies to make). The first layer's input (X,
-// or its patches) does not change between sweeps: its moments are computed once.
-template <class T>
-struct InputMoments {
-  Matrix<T> gram;        // C C^T - s s^T / n, lower triangle
-  Vector<T> centre;      // m, or empty for m = 0
-  Vector<double> offset;  // s
-  Vector<double> mean;    // mu
-
-  const Vector<T>* centre_or_null() const { return centre.size() > 0 ? &centre : nullptr; }
-};
-
-template <class T>
-InputMoments<T> input_moments(const ConstMatrixRef<T>& V) {
-  const double n = double(V.cols());
-  InputMoments<T> moments;
-  moments.offset = row_sums<double>(V);
-  moments.mean = moments.offset / std::max(n, 1.0);
-  gram_lower(V, T(1), T(0), moments.gram);
-  // mean^2 > 16 variance, the variance being diag(V V^T) / n - mean^2
-  const auto diagonal = moments.gram.diagonal().template cast<double>().array();
-  if ((17 * n * moments.mean.array().square() > 16 * diagonal).any()) {
-    moments.centre = moments.mean.template cast<T>();
-    gram_lower(V, T(1), T(0), moments.gram, &moments.centre);
-    moments.offset -= n * moments.centre.template cast<double>();
-  }
-  moments.gram.template triangularView<Eigen::Lower>() -=
-      (moments.offset * moments.offset.transpose() / std::max(n, 1.0)).template cast<T>();
-  return moments;
-}
-
 // Steps 3 and 6, weights: W <- (alpha W + tau G + rho (U - b 1^T) V^T)
-//                             ((alpha + tau + lambda) I + rho V V^T)^{-1}.
-// W is row-major, so its memory is W^T column-major: the system is solved for W^T in place,
-// with one right-hand side per output unit. Around V's means (see InputMoments) the system is
-// A + rho n mu mu^T with A = (alpha + tau + lambda) I + rho (C C^T - s s^T / n), and the
-// right-hand side R + rho mu z^T with z = (U - b 1^T) 1 and
-// R = alpha W^T + tau G^T + rho (C U^T - s b^T - s z^T / n), since V = C + (mu - s / n) 1^T.
+//                             ((alpha + tau + lambda) I + rho V V^T)^{-1},
+// from the sums over the samples (see WeightSums) around a centre m, with mu = m + s / n the
+// input's means. W is row-major, so its memory is W^T column-major: the system is solved for
+// W^T in place, with one right-hand side per output unit. With V = C + mu 1^T, C centred at the
+// means, the system is A + rho n mu mu^T, A = (alpha + tau + lambda) I + rho C C^T, and the
+// right-hand side R + rho mu z^T, R = alpha W^T + tau G^T + rho C (U - b 1^T)^T, where
+//   C C^T = input_gram - s s^T / n,   C (U - b 1^T)^T = cross - s z^T / n.
 // With y = A^{-1} mu and beta = rho n mu^T y, Sherman-Morrison gives
 //   W^T = A^{-1} R - y rho (n mu^T A^{-1} R - z^T) / (1 + beta),
-// with mu, z, beta and the coefficients rho (...) / (1 + beta) in double. G may be null when
-// tau is zero; `fixed`, when given, holds the moments of Vprev.
+// with mu, z, beta and the coefficients rho (...) / (1 + beta) in double: the means, which can
+// make the whole system ill-conditioned beyond float (condition ~n |mu|^2 / alpha), enter only
+// there. `sums` is consumed (its Gram matrix becomes the factor). G may be null when tau is 0.
 template <class T>
-void update_weights(const ConstMatrixRef<T>& U, const ConstMatrixRef<T>& Vprev,
-                    const ConstVectorRef<T>& b, WeightRef<T> W, T rho, T alpha, T weight_decay,
-                    T tau, const RowMatrix<T>* G, const InputMoments<T>* fixed = nullptr) {
+void update_weights(WeightSums<T> sums, WeightRef<T> W, T rho, T alpha, T weight_decay, T tau,
+                    const RowMatrix<T>* G) {
   if (tau != T(0) && G == nullptr) throw std::invalid_argument("nnbcd: tau > 0 needs G");
-  require_shape(U.rows() == W.rows() && Vprev.rows() == W.cols() && U.cols() == Vprev.cols() &&
-                    b.size() == W.rows() &&
+  require_shape(sums.units() == W.rows() && sums.inputs() == W.cols() &&
+                    sums.input_gram.rows() == W.cols() && sums.cross.rows() == W.cols() &&
+                    sums.cross.cols() == W.rows() &&
                     (G == nullptr || (G->rows() == W.rows() && G->cols() == W.cols())),
-                "W is d_out x d_in, U d_out x n, V_prev d_in x n, b d_out, G like W");
-  require_shape(fixed == nullptr ||
-                    (fixed->gram.rows() == W.cols() && fixed->mean.size() == W.cols()),
-                "the moments of V_prev must be d_in x d_in and d_in");
-  InputMoments<T> moments = fixed != nullptr ? *fixed : input_moments<T>(Vprev);  // a copy
-  Matrix<T>& A = moments.gram;  // becomes the system, in place
+                "W is d_out x d_in, the sums of d_in inputs and d_out units, G like W");
+  const double n = std::max(sums.count, 1.0);
+  const Vector<T> s = sums.input_sum.template cast<T>();
+  Matrix<T>& A = sums.input_gram;  // becomes the system, in place
+  A.template triangularView<Eigen::Lower>() -=
+      (sums.input_sum * sums.input_sum.transpose() / n).template cast<T>();
   A *= rho;
   A.diagonal().array() += alpha + tau + weight_decay;
 
   Eigen::Map<Matrix<T>, 0, Eigen::OuterStride<>> Wt(W.data(), W.cols(), W.rows(),
                                                      Eigen::OuterStride<>(W.outerStride()));
-  const double n = double(U.cols());
-  const Vector<double> z = row_sums<double>(U) - n * b.template cast<double>();
-  const Vector<T> s = moments.offset.template cast<T>();
-  const Vector<double>& mu = moments.mean;
+  const Vector<double>& z = sums.unit_sum;
+  const Vector<double> mu = sums.means();
   Wt *= alpha;
   if (G != nullptr && tau != T(0)) Wt += tau * G->transpose();
-  add_product_over_samples(Vprev, U, rho, Wt, moments.centre_or_null());
-  Wt.noalias() -= rho * s * (b + (z / std::max(n, 1.0)).template cast<T>()).transpose();
+  Wt += rho * sums.cross;
+  Wt.noalias() -= rho * s * (z / n).template cast<T>().transpose();
 
   factor_in_place(A, "the weight update");
   solve_factored(A, Wt);
   Vector<T> y = mu.template cast<T>();
   solve_in_place(A, y);
-  const double beta = double(rho) * n * mu.dot(y.template cast<double>());
+  const double beta = double(rho) * sums.count * mu.dot(y.template cast<double>());
   const Vector<double> mu_Wt = (Wt.transpose() * mu.template cast<T>()).template cast<double>();
-  const Vector<T> c = (double(rho) * (n * mu_Wt - z) / (1.0 + beta)).template cast<T>();
+  const Vector<T> c =
+      (double(rho) * (sums.count * mu_Wt - z) / (1.0 + beta)).template cast<T>();
   Wt.noalias() -= y * c.transpose();
 }
 
-// Steps 3 and 6, bias with the new W: b <- (alpha b + rho rowsum(U - W V)) / (rho n + alpha).
-// rowsum(W V) = W (V 1): one matrix-vector product instead of a GEMM.
+// Steps 3 and 6, bias with the new W: b <- (alpha b + rho rowsum(U - W V)) / (rho n + alpha),
+// where rowsum(U) = z + n b and rowsum(V) = n mu come from the sums, taken with this b.
 template <class T>
-void update_bias(const ConstMatrixRef<T>& U, const ConstMatrixRef<T>& Vprev,
-                 const ConstWeightRef<T>& W, VectorRef<T> b, T rho, T alpha) {
-  require_shape(U.rows() == W.rows() && Vprev.rows() == W.cols() && U.cols() == Vprev.cols() &&
-                    b.size() == W.rows(),
-                "W is d_out x d_in, U d_out x n, V_prev d_in x n, b d_out");
-  const Vector<T> residual_sum = row_sums<T>(U) - W * row_sums<T>(Vprev);
-  b = (alpha * b + rho * residual_sum) / (rho * T(Vprev.cols()) + alpha);
+void update_bias(const WeightSums<T>& sums, const ConstWeightRef<T>& W, VectorRef<T> b, T rho,
+                 T alpha) {
+  require_shape(sums.units() == W.rows() && sums.inputs() == W.cols() && b.size() == W.rows(),
+                "W is d_out x d_in, the sums of d_in inputs and d_out units, b d_out");
+  const Vector<double> unit_total = sums.unit_sum + sums.count * b.template cast<double>();
+  const Vector<T> input_total = (sums.count * sums.means()).template cast<T>();
+  const Vector<T> residual_sum = unit_total.template cast<T>() - W * input_total;
+  b = (alpha * b + rho * residual_sum) / (rho * T(sums.count) + alpha);
 }
 
 // How the V update solves its d x d system (see update_hidden_v).

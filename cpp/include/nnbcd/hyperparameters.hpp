@@ -1,0 +1,48 @@
+// The hyperparameters of a run (DESIGN §1-2).
+#pragma once
+
+#include <cmath>
+#include <limits>
+#include <stdexcept>
+#include <string>
+
+#include "types.hpp"
+
+namespace nnbcd {
+
+template <class T>
+struct Hyperparameters {
+  T gamma = 1;         // weight of ||V_i - sigma(U_i)||^2
+  T rho = 1;           // weight of ||U_i - W_i V_{i-1} - b_i||^2
+  T alpha = 1;         // proximal weight
+  T tau = 0;           // weight of ||W_i - G_i||^2 (compressed layers only) ...
+  T tau_growth = 1;    // ... multiplied by this after every iteration ...
+  T tau_max = std::numeric_limits<T>::infinity();  // ... up to this.
+  T weight_decay = 0;  // lambda/2 ||W_i||^2
+  Index dense_iterations = 0;  // warm start: tau acts (and grows) only after this many sweeps
+  bool train_bias = true;
+  // After each sweep also set W_i <- G_i (projected BCD on W itself, as the authors' notebooks
+  // do). Off by default: it voids the monotone decrease of Phi.
+  bool overwrite_weights = false;
+
+  void validate() const {
+    auto positive = [](T v, const char* name) {
+      if (!(v > T(0)))
+        throw std::invalid_argument(std::string("nnbcd: ") + name + " must be > 0");
+    };
+    auto non_negative = [](T v, const char* name) {
+      if (!(v >= T(0)) || !std::isfinite(double(v)))
+        throw std::invalid_argument(std::string("nnbcd: ") + name + " must be finite and >= 0");
+    };
+    positive(gamma, "gamma");
+    positive(rho, "rho");
+    positive(alpha, "alpha");
+    non_negative(tau, "tau");
+    positive(tau_growth, "tau_growth");
+    if (!(tau_max >= tau)) throw std::invalid_argument("nnbcd: tau_max must be >= tau");
+    non_negative(weight_decay, "weight_decay");
+    if (dense_iterations < 0) throw std::invalid_argument("nnbcd: dense_iterations must be >= 0");
+  }
+};
+
+}  // namespace nnbcd

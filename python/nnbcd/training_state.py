@@ -1,0 +1,113 @@
+"""The state of one training run: the C++ sweep and the network it trains in place."""
+
+import numpy as np
+
+from ._native import core
+from .history import History
+
+def accuracy(model, X, labels, n_threads=0):
+    """Fraction of the samples of ``X`` that ``model`` puts in class ``labels``."""
+    return float(np.mean(model.predict(X, n_threads) == labels))
+
+
+class TrainingState:
+    """One training run in progress: the lifted variables live in C++, the model is trained in
+    place. Create with ``BCD.start``; call ``step()`` once per iteration.
+
+    This one holds all samples in this process; ``nnbcd.distributed`` has the same run with the
+    samples split over Dask workers."""
+
+    def __init__(self, trainer, model, X, Y, labels):
+        self.X, self.Y, self.labels = X, Y, labels
+        self._begin(trainer, model, X, Y)
+
+    def _begin(self, trainer, model, *samples):
+        """Start the C++ run on ``samples``: (X, Y) arrays, or a ``core.Samples`` object."""
+        self.trainer, self.model = trainer, model
+        self.iteration = 0
+        self._fingerprint = None
+        model.training_ = {"method": "NN-BCD", "iterations": 0, **trainer.settings()}
+        cls = core.Bcd32 if model.dtype == np.float32 else core.Bcd64
+        self._state = cls(model._net, *samples, trainer.gamma, trainer.rho, trainer.alpha,
+                          trainer.tau, trainer.tau_growth, trainer.tau_max, trainer.weight_decay,
+                          trainer.dense_iterations, trainer.train_bias,
+                          trainer.overwrite_weights, trainer.n_threads)
+
+    @property
+    def n_samples(self):
+        """The number of training samples."""
+        return self.X.shape[0]
+
+    def train_accuracy(self):
+        """The deployed network's accuracy on the training samples (None for regression)."""
+        if self.labels is None:
+            return None
+        return accuracy(self.model, self.X, self.labels, self.trainer.n_threads)
+
+    def step(self):
+        """One BCD iteration: a backward sweep of exact block updates (DESIGN §2)."""
+        self._state.step()
+        self.iteration += 1
+        self.model.training_["iterations"] = self.iteration
+
+    @property
+    def tau(self):
+        """The τ the next step uses (0 during the dense warm start; then it grows by
+        ``tau_growth`` after every step). Setting it restarts the schedule from that value; Φ
+        changes with τ."""
+        return self._state.tau
+
+    @tau.setter
+    def tau(self, value):
+        self._state.tau = v.check_non_negative("tau", value)
+
+    @property
+    def scheduled_tau(self):
+        """The τ of the schedule (what ``tau`` becomes once a dense warm start is over)."""
+        return self._state.scheduled_tau
+
+    def objective(self):
+        """Φ at the current point: ``total``, ``loss`` and one entry per term."""
+        return self._state.objective()
+
+    def block_seconds(self):
+        """Wall-clock seconds spent since the run started in each block of the iteration: ``V``
+        (steps 1, 4), ``U`` (steps 2, 5, with the W V products they need), ``W`` (steps 3, 6,
+        weights and biases), ``G`` (step 7, the projections), ``snapshot`` (the copy a failed
+        step is undone from) and ``objective``."""
+        return self._state.block_seconds()
+
+    def rollback(self):
+        """Put back the network's parameters from before the last ``step`` and end the run
+        (its lifted variables belong to the step that was undone)."""
+        self._state.rollback()
+
+    def fingerprint(self):
+        """SHA-256 of this run's training data (computed once)."""
+        if self._fingerprint is None:
+            from .checkpoint import data_fingerprint
+            self._fingerprint = data_fingerprint(self.X, self.Y)
+        return self._fingerprint
+
+    def lifted(self):
+        """The lifted variables: lists U, V of (d_i, n_samples) arrays (index 0 is layer 1)."""
+        layers = range(self.model.n_layers)
+        return [self._state.U(i) for i in layers], [self._state.V(i) for i in layers]
+
+    def restore(self, iteration, scheduled_tau, U, V):
+        """Continue from a checkpoint: the network holds the saved parameters already; this
+        sets the iteration, the schedule's τ and the lifted variables (lists of (d_i, n))."""
+        self._state.restore(iteration, scheduled_tau, U, V)
+        self.iteration = iteration
+
+    def save_checkpoint(self, path, history=None):
+        """Write everything needed to continue this run to ``path`` (see ``nnbcd.checkpoint``)."""
+        from .checkpoint import save_checkpoint
+        save_checkpoint(self, history if history is not None else History(), path)
+
+    def variables(self):
+        """Copies of every block: lists ``W``, ``b``, ``U``, ``V`` (index 0 is layer 1), with U
+        and V in the paper's orientation, (d_i, n_samples)."""
+        U, V = self.lifted()
+        return {"W": [W.copy() for W in self.model.weights],
+                "b": [b.copy() for b in self.model.biases], "U": U, "V": V}
