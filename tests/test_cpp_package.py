@@ -26,7 +26,7 @@ def programs(tmp_path_factory):
         done = subprocess.run(command, capture_output=True, text=True)
         assert done.returncode == 0, done.stdout + done.stderr
     return {"predict": build / "examples" / "predict",
-            "concurrent": build / "concurrent_inference"}
+            "concurrent": build / "concurrent_inference", "split": build / "split_training"}
 
 
 def _models():
@@ -67,6 +67,13 @@ def test_concurrent_inference_is_identical_to_one_thread(programs, tmp_path):
                                "8"], capture_output=True, text=True)
         assert done.returncode == 0 and done.stdout.strip() == "identical", done.stdout + \
             done.stderr
+
+
+@pytest.mark.parametrize("ranks", [1, 3])
+def test_a_run_split_over_ranks_with_a_reduction_equals_one_process(programs, ranks):
+    # The C++ service's view of #19: each rank a ShardSamples with a summing Reduction.
+    done = subprocess.run([str(programs["split"]), str(ranks)], capture_output=True, text=True)
+    assert done.returncode == 0 and done.stdout.strip() == "same", done.stdout + done.stderr
 
 
 def test_predict_refuses_a_corrupt_file_cleanly(programs, tmp_path):

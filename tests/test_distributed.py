@@ -13,7 +13,7 @@ distributed = pytest.importorskip("distributed")
 da = pytest.importorskip("dask.array")
 
 import nnbcd  # noqa: E402
-from nnbcd.distributed import WorkerLostError  # noqa: E402
+from nnbcd.distributed import NpyFiles, WorkerLostError  # noqa: E402
 
 ITERATIONS = 20
 
@@ -96,6 +96,39 @@ def test_numpy_input_split_over_the_workers_in_float32(client):
     assert state.shards.counts == [66, 67, 67]
     history = _trainer().fit(model, X, y, ITERATIONS, client=client)
     _assert_same_run(history, model, reference_history, reference, 2e-3)
+
+
+def test_npy_files_read_by_each_worker(client, tmp_path):
+    X, y = _data(n=120)
+    np.save(tmp_path / "X.npy", X)
+    np.save(tmp_path / "y.npy", y)
+    reference = NETWORKS["dense"]()
+    reference_history = _trainer().fit(reference, X, y, ITERATIONS)
+    model = NETWORKS["dense"]()
+    files = NpyFiles(tmp_path / "X.npy", tmp_path / "y.npy")
+    history = _trainer().fit(model, files, None, ITERATIONS, client=client)
+    _assert_same_run(history, model, reference_history, reference, 1e-10)
+    with pytest.raises(ValueError, match="y must be None"):
+        _trainer().start(model, files, y, client=client)
+
+
+def test_validation_and_early_stopping_as_in_one_process(client):
+    X, y = _data(n=180)
+    runs = []
+    for on_cluster in (False, True):
+        model = NETWORKS["pruned-global"]()
+        stop = nnbcd.EarlyStopping(patience=2)
+        history = _trainer().fit(model, X[:120], y[:120], 60, validation=(X[120:], y[120:]),
+                                 eval_every=2, callbacks=[stop],
+                                 client=client if on_cluster else None)
+        runs.append((history, stop, model))
+    (history, stop, model), (reference_history, reference_stop, reference) = runs[1], runs[0]
+    assert stop.stopped_iteration == reference_stop.stopped_iteration < 60
+    assert stop.best_iteration == reference_stop.best_iteration
+    assert history.validation_accuracy == reference_history.validation_accuracy
+    assert history.train_accuracy == reference_history.train_accuracy
+    for W, W_ref in zip(model.weights, reference.weights):
+        np.testing.assert_allclose(W, W_ref, rtol=1e-10, atol=1e-12)
 
 
 def _kill_worker_at(client, iteration):

@@ -29,6 +29,17 @@ struct ShardState {
   std::unique_ptr<Shard<T>> shard;
 };
 
+inline InputMoments moments_from(double count, Vector<double> sum, Vector<double> squares) {
+  if (!(count > 0) || sum.size() != squares.size())
+    throw std::invalid_argument(
+        "nnbcd: input moments need count > 0 and sum, squares of the same length");
+  InputMoments m;
+  m.count = count;
+  m.sum = std::move(sum);
+  m.squares = std::move(squares);
+  return m;
+}
+
 // Samples implemented in Python (e.g. shards on Dask workers). The sweep calls these with the
 // GIL released; each override takes it back.
 template <class T>
@@ -40,8 +51,12 @@ class PySamples : public Samples<T> {
     PYBIND11_OVERRIDE_PURE(WeightSums<T>, Samples<T>, update_lifted, &net, i, h.gamma, h.rho,
                            h.alpha, centre);
   }
-  WeightSums<T> weight_sums(const Mlp<T>& net, Index i, const Vector<T>& centre) override {
-    PYBIND11_OVERRIDE_PURE(WeightSums<T>, Samples<T>, weight_sums, &net, i, centre);
+  InputMoments input_moments(const Mlp<T>& net, Index i) override {
+    using Moments = std::tuple<double, Vector<double>, Vector<double>>;
+    Moments m = [&]() -> Moments {
+      PYBIND11_OVERRIDE_PURE_NAME(Moments, Samples<T>, "input_moments", input_moments, &net, i);
+    }();
+    return moments_from(std::get<0>(m), std::move(std::get<1>(m)), std::move(std::get<2>(m)));
   }
   ObjectiveSums objective_sums(const Mlp<T>& net) override {
     using Terms = std::tuple<double, double, double>;
@@ -123,13 +138,17 @@ void bind_samples(py::module_& m, const std::string& s) {
            },
            py::arg("net"), py::arg("i"), py::arg("gamma"), py::arg("rho"), py::arg("alpha"),
            py::arg("centre"), py::arg("n_threads") = 0, release_gil())
-      .def("weight_sums",
-           [](State& s, const Mlp<T>& net, Index i, const Vector<T>& centre, int n_threads) {
-             ThreadScope scope(n_threads);
-             return s.shard->weight_sums(net, i, centre);
+      .def("input_moments",
+           [](State& s, Index i, int n_threads) {
+             InputMoments m;
+             {
+               py::gil_scoped_release release;
+               ThreadScope scope(n_threads);
+               m = s.shard->input_moments(i);
+             }
+             return py::make_tuple(m.count, m.sum, m.squares);
            },
-           py::arg("net"), py::arg("i"), py::arg("centre"), py::arg("n_threads") = 0,
-           release_gil())
+           py::arg("i"), py::arg("n_threads") = 0)
       .def("objective_sums",
            [](State& s, const Mlp<T>& net, int n_threads) {
              ObjectiveSums o;

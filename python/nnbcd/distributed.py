@@ -13,10 +13,13 @@ down, every W_i and b_i twice (once in the sweep, once for the objective);
 up, Σ_i (d_{i-1}² + d_{i-1} d_i) entries of the sums.
 
 Inputs: numpy arrays (split into contiguous shards, one per worker, and scattered once), Dask
-arrays (one shard per chunk of rows, kept on the worker that holds the chunk), or
-``DataFiles`` (paths each worker loads its own rows from, so X never passes through here).
+arrays (one shard per run of row chunks on a worker, kept where they are), or ``NpyFiles``
+(.npy files each worker memory-maps and reads its own rows of, so X never passes through
+here).
 Needs ``pip install "nnbcd[distributed]"``.
 """
+
+import os
 
 import numpy as np
 
@@ -43,6 +46,29 @@ def import_distributed():
     return distributed
 
 
+class NpyFiles:
+    """Training data as two .npy files, X (n_samples, n_features) and y (n_samples,) or
+    (n_samples, n_outputs), at paths every worker can read (a shared file system): each worker
+    memory-maps them and reads only its own rows."""
+
+    def __init__(self, X_path, y_path):
+        self.X_path, self.y_path = os.fspath(X_path), os.fspath(y_path)
+
+    def rows(self, start, stop):
+        """(X, y) rows start:stop, read from the files."""
+        X = np.load(self.X_path, mmap_mode="r")
+        y = np.load(self.y_path, mmap_mode="r")
+        return np.array(X[start:stop]), np.array(y[start:stop])
+
+    def n_samples(self):
+        X = np.load(self.X_path, mmap_mode="r")
+        y = np.load(self.y_path, mmap_mode="r")
+        if X.ndim != 2 or y.shape[0] != X.shape[0]:
+            raise ValueError(f"{self.X_path} must hold a 2-D X and {self.y_path} a y with as "
+                             f"many rows; they have shapes {X.shape} and {y.shape}")
+        return X.shape[0]
+
+
 class ShardActor:
     """One shard of the samples, on a Dask worker: its lifted variables in the C++ core and a
     copy of the network's W and b (the deployed form is not needed to train)."""
@@ -50,6 +76,9 @@ class ShardActor:
     def __init__(self, network, X, y, n_threads):
         model_bytes, weights, biases = network
         model = loads(model_bytes)
+        if isinstance(X, tuple):  # (NpyFiles, start, stop)
+            files, start, stop = X
+            X, y = files.rows(start, stop)
         X = model.check_input(np.concatenate(X) if isinstance(X, list) else X)
         y = np.concatenate(y) if isinstance(y, list) else y
         Y, self._labels = v.check_targets(y, X.shape[0], model.sizes[-1], model.dtype)
@@ -84,9 +113,8 @@ class ShardActor:
                                          self._n_threads)
         return sums.arrays()
 
-    def weight_sums(self, changed, i, centre):
-        self._set_parameters(changed)
-        return self._shard.weight_sums(self._model._net, i, centre, self._n_threads).arrays()
+    def input_moments(self, i):
+        return self._shard.input_moments(i, self._n_threads)
 
     def objective_sums(self, changed):
         self._set_parameters(changed)
@@ -127,8 +155,10 @@ class _DaskShards:
         return self._sum(self.call("update_lifted", self._changes(net), i, gamma, rho, alpha,
                                    centre))
 
-    def weight_sums(self, net, i, centre):
-        return self._sum(self.call("weight_sums", self._changes(net), i, centre))
+    def input_moments(self, net, i):
+        parts = self.call("input_moments", i)
+        return (float(sum(count for count, _, _ in parts)), sum(m for _, m, _ in parts),
+                sum(q for _, _, q in parts))
 
     def objective_sums(self, net):
         terms = self.call("objective_sums", self._changes(net))
@@ -280,20 +310,31 @@ def _place(model, X, y, client, workers):
 
     if isinstance(X, da.Array):
         return _place_dask_array(X, y, client, workers)
+    if isinstance(X, NpyFiles):
+        if y is not None:
+            raise ValueError("with NpyFiles as X, y must be None: the files hold y")
+        bounds = _shard_bounds(X.n_samples(), len(workers))
+        return [(worker, (X, bounds[k], bounds[k + 1]), None)
+                for k, worker in enumerate(workers)]
     X = model.check_input(X)
     y = np.asarray(y)
     if y.shape[0] != X.shape[0]:
         raise ValueError(f"y has {y.shape[0]} entries but X has {X.shape[0]} samples")
-    if X.shape[0] < len(workers):
-        raise ValueError(f"X has {X.shape[0]} samples, fewer than the cluster's "
-                         f"{len(workers)} workers")
-    bounds = np.linspace(0, X.shape[0], len(workers) + 1).astype(int)
+    bounds = _shard_bounds(X.shape[0], len(workers))
     placed = []
     for k, worker in enumerate(workers):
         a, b = bounds[k], bounds[k + 1]
         X_part, y_part = client.scatter([X[a:b], y[a:b]], workers=[worker], direct=True)
         placed.append((worker, X_part, y_part))
     return placed
+
+
+def _shard_bounds(n_samples, n_workers):
+    """Row bounds of n_workers contiguous shards of nearly equal size."""
+    if n_samples < n_workers:
+        raise ValueError(f"X has {n_samples} samples, fewer than the cluster's {n_workers} "
+                         "workers")
+    return np.linspace(0, n_samples, n_workers + 1).astype(int)
 
 
 def _place_dask_array(X, y, client, workers):

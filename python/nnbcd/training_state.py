@@ -2,6 +2,7 @@
 
 import numpy as np
 
+from . import _validation as v
 from ._native import core
 from .history import History
 

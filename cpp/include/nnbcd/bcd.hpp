@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <memory>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -176,7 +177,6 @@ class Bcd {
 
   void start() {
     net_.project(0);  // G_i from the W_i the run starts with, even if W_i were edited by hand
-    centres_.assign(static_cast<std::size_t>(n_layers()), Vector<T>());
   }
 
   Shard<T>& local() const {
@@ -209,15 +209,18 @@ class Bcd {
     if (iteration_ >= h_.dense_iterations) h_.tau = std::min(h_.tau * h_.tau_growth, h_.tau_max);
   }
 
-  const Vector<T>& centre(Index i) const { return centres_[static_cast<std::size_t>(i)]; }
+  // The centre of layer i's weight sums, picked by its input's moments (see InputMoments): a
+  // function of the current input alone, so a run continued from a checkpoint picks the same.
+  // The first layer's input never changes: its centre is picked once.
+  Vector<T> centre(Index i) {
+    if (i == 0 && first_centre_) return *first_centre_;
+    Vector<T> c = samples_->input_moments(net_, i).template centre<T>();
+    if (i == 0) first_centre_ = c;
+    return c;
+  }
 
-  // Steps 3 and 6 from layer i's sums. Sums whose input means lie far from their centre are
-  // taken again around those means (see WeightSums), which are kept for the next sweeps.
+  // Steps 3 and 6 from layer i's sums.
   void update_layer_parameters(Index i, WeightSums<T> sums, T tau) {
-    if (sums.far_from_centre()) {
-      centres_[static_cast<std::size_t>(i)] = sums.means().template cast<T>();
-      sums = samples_->weight_sums(net_, i, centre(i));
-    }
     ScopedSeconds timer(seconds_.w);
     Layer<T>& l = net_.layer(i);
     const bool coupled = l.compressed() && tau > T(0);
@@ -235,7 +238,7 @@ class Bcd {
   Mlp<T> last_good_;  // the network's parameters before the step in progress
   std::unique_ptr<ShardSamples<T>> local_;  // the samples of a single-process run
   Samples<T>* samples_ = nullptr;
-  std::vector<Vector<T>> centres_;  // per layer, the centre of its weight sums
+  std::optional<Vector<T>> first_centre_;  // of the first layer's weight sums
   bool diverged_ = false;
   BlockSeconds seconds_;
 };

@@ -22,8 +22,8 @@ class Samples {
   // every shard with `net`'s current parameters; returns layer i's WeightSums around `centre`.
   virtual WeightSums<T> update_lifted(const Mlp<T>& net, Index i, const Hyperparameters<T>& h,
                                       const Vector<T>& centre) = 0;
-  // Layer i's WeightSums again, around another centre; nothing is updated.
-  virtual WeightSums<T> weight_sums(const Mlp<T>& net, Index i, const Vector<T>& centre) = 0;
+  // The moments of layer i's input rows (they pick the centre).
+  virtual InputMoments input_moments(const Mlp<T>& net, Index i) = 0;
   virtual ObjectiveSums objective_sums(const Mlp<T>& net) = 0;
   // net's W_i or b_i changed since the last call that read them.
   virtual void parameters_changed(Index i) = 0;
@@ -59,13 +59,19 @@ class ShardSamples : public Samples<T> {
     return Index(n);
   }
 
+  InputMoments input_moments(const Mlp<T>&, Index i) override {
+    InputMoments m = shard_.input_moments(i);
+    if (reduction_ != nullptr) {
+      reduction_->sum(&m.count, 1);
+      reduction_->sum(m.sum.data(), m.sum.size());
+      reduction_->sum(m.squares.data(), m.squares.size());
+    }
+    return m;
+  }
+
   WeightSums<T> update_lifted(const Mlp<T>& net, Index i, const Hyperparameters<T>& h,
                               const Vector<T>& centre) override {
     shard_.update_lifted(net, i, h.gamma, h.rho, h.alpha);
-    return weight_sums(net, i, centre);
-  }
-
-  WeightSums<T> weight_sums(const Mlp<T>& net, Index i, const Vector<T>& centre) override {
     WeightSums<T> sums = shard_.weight_sums(net, i, centre);
     if (reduction_ != nullptr) {
       reduction_->sum(&sums.count, 1);

@@ -121,6 +121,9 @@ class Shard {
                        units(net, i, U_[i]), rho, gamma, alpha);
   }
 
+  // The moments of layer i's input (see InputMoments).
+  InputMoments input_moments(Index i) const { return nnbcd::input_moments<T>(input(i)); }
+
   // The sums layer i's weight and bias updates need (U_i, its input, b_i) around `centre`.
   WeightSums<T> weight_sums(const Mlp<T>& net, Index i, const Vector<T>& centre) {
     ScopedSeconds timer(seconds_.w);

@@ -7,9 +7,55 @@
 #include <stdexcept>
 
 #include "linalg.hpp"
+#include "threads.hpp"
 #include "types.hpp"
 
 namespace nnbcd {
+
+// Count, row sums and row sums of squares of a layer's input, in double: what picks the centre
+// of its weight sums, at O(d n) against the sums' O(d^2 n). Shards' moments add up.
+struct InputMoments {
+  double count = 0;
+  Vector<double> sum, squares;
+
+  InputMoments& operator+=(const InputMoments& other) {
+    if (other.sum.size() != sum.size() || other.squares.size() != squares.size())
+      throw std::invalid_argument("nnbcd: input moments of different layers cannot be added");
+    count += other.count;
+    sum += other.sum;
+    squares += other.squares;
+    return *this;
+  }
+
+  // 0 (empty), or, where some row's mean exceeds 4 of its standard deviations (mean^2 > 16
+  // variance, i.e. 17 sum^2 > 16 n squares), the means rounded to T.
+  template <class T>
+  Vector<T> centre() const {
+    if (!(17 * sum.array().square() > 16 * count * squares.array()).any()) return Vector<T>();
+    return (sum / std::max(count, 1.0)).template cast<T>();
+  }
+};
+
+template <class T>
+InputMoments input_moments(const ConstMatrixRef<T>& V) {
+  const Index d = V.rows();
+  const Matrix<double> totals = reduce_over_columns(
+      V.cols(), 2.0 * double(d), Matrix<double>(Matrix<double>::Zero(d, 2)),
+      [&](Index begin, Index count) {
+        Matrix<double> partial = Matrix<double>::Zero(d, 2);
+        for (Index j = begin; j < begin + count; ++j) {
+          const auto v = V.col(j).template cast<double>();
+          partial.col(0) += v;
+          partial.col(1) += v.cwiseAbs2();
+        }
+        return partial;
+      });
+  InputMoments m;
+  m.count = double(V.cols());
+  m.sum = totals.col(0);
+  m.squares = totals.col(1);
+  return m;
+}
 
 // Sums over the samples j of one layer's input v_j (a column of V_{i-1}, X, or X's patches),
 // taken around a centre m, and of u_j (a column of U_i) around the bias b they were taken with:
@@ -19,7 +65,7 @@ namespace nnbcd {
 // Why a centre: for unscaled inputs (X ~ N(100, 1), activations ~100) products summed around 0
 // carry float rounding errors ~eps n |mu|^2, above the proximal shift alpha, and the float
 // Cholesky of the weight update breaks down; around m ~ the means they do not (the means enter
-// the update exactly, see update_weights). m empty means m = 0.
+// the update exactly, see update_weights). m empty means m = 0; InputMoments picks it.
 template <class T>
 struct WeightSums {
   Vector<T> centre;
@@ -37,13 +83,6 @@ struct WeightSums {
     Vector<double> mu = input_sum / std::max(count, 1.0);
     if (centre.size() > 0) mu += centre.template cast<double>();
     return mu;
-  }
-
-  // Some input row's mean lies more than 4 of its standard deviations away from the centre:
-  // (s/n)^2 > 16 variance, the variance being diag(gram) / n - (s/n)^2.
-  bool far_from_centre() const {
-    const auto diagonal = input_gram.diagonal().template cast<double>().array();
-    return (17 * input_sum.array().square() > 16 * std::max(count, 1.0) * diagonal).any();
   }
 
   // The sums without the products (input_gram, cross): all a bias update needs.
@@ -108,14 +147,12 @@ WeightSums<T> weight_sums(const ConstMatrixRef<T>& U, const ConstMatrixRef<T>& V
   return sums;
 }
 
-// The sums around 0, or, where some row's mean is far from 0 (far_from_centre), around the
-// means rounded to T: what a single set of samples uses (the block functions' reference).
+// The sums around the centre the input's moments pick (see InputMoments): what a single set of
+// samples uses (the block functions' reference).
 template <class T>
 WeightSums<T> centred_weight_sums(const ConstMatrixRef<T>& U, const ConstMatrixRef<T>& V,
                                   const ConstVectorRef<T>& b) {
-  WeightSums<T> sums = weight_sums<T>(U, V, b, Vector<T>());
-  if (!sums.far_from_centre()) return sums;
-  return weight_sums<T>(U, V, b, sums.means().template cast<T>());
+  return weight_sums<T>(U, V, b, input_moments<T>(V).template centre<T>());
 }
 
 }  // namespace nnbcd
