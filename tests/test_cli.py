@@ -417,3 +417,24 @@ def test_divergence_is_one_line_and_keeps_the_last_good_model(capsys, tmp_path):
     assert re.search(r"nnbcd: error: .*iteration 1.*keeps the parameters of iteration 0", err)
     model = nnbcd.load(tmp_path / "run" / "model.safetensors")
     assert all(np.isfinite(W).all() for W in model.weights)
+
+
+def test_workers_and_scheduler_train_on_a_dask_cluster_like_one_process(capsys, tmp_path):
+    distributed = pytest.importorskip("distributed")
+    options = ["--iterations", 5, "--dtype", "float64", "--history-format", "json", "--no-plot"]
+    status, out, err = run(capsys, "train", "--output", tmp_path / "one", *SMALL, *options)
+    assert status == 0, err
+    with distributed.LocalCluster(n_workers=3, threads_per_worker=1,
+                                  dashboard_address=":0") as cluster:
+        runs = {"workers": ["--workers", 2], "scheduler": ["--scheduler",
+                                                           cluster.scheduler_address]}
+        for name, where in runs.items():
+            status, out_cluster, err = run(capsys, "train", "--output", tmp_path / name, *SMALL,
+                                           *options, *where)
+            assert status == 0, err
+            assert accuracy_of(out_cluster) == accuracy_of(out)
+    one = json.loads((tmp_path / "one" / "history.json").read_text())
+    for name in runs:
+        other = json.loads((tmp_path / name / "history.json").read_text())
+        np.testing.assert_allclose([row["objective_total"] for row in other],
+                                   [row["objective_total"] for row in one], rtol=1e-10)

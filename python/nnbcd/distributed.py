@@ -9,8 +9,7 @@ and calls the shards through a ``Samples`` object. Each layer takes one round: t
 W, b go to every worker, and the layer's sums come back (DESIGN §2).
 
 Bytes moved per iteration, independent of n (each worker, d = the layer widths d_0 … d_N):
-down, every W_i and b_i twice (once in the sweep, once for the objective);
-up, Σ_i (d_{i-1}² + d_{i-1} d_i) entries of the sums.
+down, every W_i and b_i once; up, Σ_i (d_{i-1}² + d_{i-1} d_i) entries of the sums.
 
 Inputs: numpy arrays (split into contiguous shards, one per worker, and scattered once), Dask
 arrays (one shard per run of row chunks on a worker, kept where they are), or ``NpyFiles``
@@ -24,7 +23,7 @@ import os
 import numpy as np
 
 from . import _validation as v
-from ._native import core
+from ._native import DivergenceError, core
 from .memory import available_memory
 from .model_file import dumps, loads
 from .training_state import TrainingState
@@ -145,7 +144,7 @@ class _DaskShards:
         self.counts = counts
         self._changed = set()
         # Array bytes sent to and received from the workers, all shards together (what the
-        # communication model of bench/distributed.py counts; protocol overhead not included).
+        # communication model of bench/dask_cluster.py counts; protocol overhead not included).
         self.bytes_sent = self.bytes_received = 0
 
     def n_samples(self):
@@ -192,17 +191,28 @@ class _DaskShards:
             results = []
             for k, future in zip(shards, futures):
                 results.append(future.result())
+        except RuntimeError as error:
+            if k is not None and str(error).startswith("nnbcd:") and self._worker_alive(k):
+                # a numerical failure on the worker (a Cholesky factorisation that broke down)
+                raise DivergenceError(f"{error} (on Dask worker {self._workers[k]})") from error
+            self._raise_if_lost(k, error)
+            raise
         except Exception as error:
-            if k is None or self._worker_alive(k):
-                raise
+            self._raise_if_lost(k, error)
+            raise
+        self.bytes_received += _array_bytes(results)
+        return results
+
+    def _raise_if_lost(self, k, error):
+        """WorkerLostError if the worker of shard k is gone."""
+        if k is None or self._worker_alive(k):
+            return
             start = int(sum(self.counts[:k]))
             raise WorkerLostError(
                 f"Dask worker {self._workers[k]} holding shard {k} (samples {start}:"
                 f"{start + self.counts[k]}) was lost during the run ({error}); the model keeps "
                 "the parameters of the last completed iteration. Continue from a checkpoint "
                 "(fit(..., checkpoint=PATH)) on the same or another cluster") from error
-        self.bytes_received += _array_bytes(results)
-        return results
 
     def _worker_alive(self, k):
         try:

@@ -41,7 +41,9 @@ class Reduction {
 };
 
 // The samples of this process, in one Shard; with a Reduction, the shard of this process in a
-// run split over several.
+// run split over several. Every call then reduces, so it is collective: every process makes
+// the same calls in the same order (each one's Bcd does, step by step and objective by
+// objective).
 template <class T>
 class ShardSamples : public Samples<T> {
  public:

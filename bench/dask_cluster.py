@@ -3,8 +3,9 @@
 Measured on this machine: seconds per iteration of the single-process run and of a Dask
 LocalCluster of 1 and 2 worker processes (the threads shared out), with the array bytes the
 driver sends and receives per iteration, next to the communication model. The model: every W_i
-and b_i goes down to each worker twice per iteration (in the sweep and for the objective), and
-each layer's weight sums come back up (d_{i-1}² + d_{i-1} d_i entries): independent of n.
+and b_i goes down to each worker once per iteration (the first layer's with the objective's
+round, the others in the sweep), and each layer's weight sums come back up (d_{i-1}² +
+d_{i-1} d_i entries, and 2 d_{i-1} for the input's moments): independent of n.
 
 From the model and a linear fit of the single-process time, t(n) = a + b n (a: the global
 blocks, b: the per-sample ones, measured at n and n/2), the projected time per iteration on P
@@ -12,8 +13,8 @@ machines like this one, with the driver on a link of --bandwidth-gbit and --late
 round (one round per layer, one for the objective):
     t(P, n) = a + b n / P + P * bytes_per_worker / bandwidth + rounds * latency.
 
-    python bench/distributed.py                      # HAR-shaped TT and LeNet-300-100
-    python bench/distributed.py --only lenet --iterations 3
+    python bench/dask_cluster.py                      # HAR-shaped TT and LeNet-300-100
+    python bench/dask_cluster.py --only lenet --iterations 3
 """
 
 import argparse
@@ -63,11 +64,13 @@ def model_bytes(model):
     """(down, up) array bytes per iteration per worker, from the layer widths alone."""
     item = model.dtype.itemsize
     weights = [W.size + b.size for W, b in zip(model.weights, model.biases)]
-    down = item * (sum(weights[1:]) + sum(weights))  # the sweep (layer 0 later), the objective
+    down = item * sum(weights)  # each W_i, b_i once: in the sweep, or (W_1) for the objective
     up = 0
-    for W in model.weights:
+    for i, W in enumerate(model.weights):
         d_out, d_in = W.shape
         up += item * (d_in * d_in + d_in * d_out) + 8 * (d_in + d_out)  # gram, cross, sums
+        if i > 0:
+            up += 8 * (2 * d_in + 1)  # the input's moments (the first layer's are kept)
     return down, up + 8 * 3  # the objective's three terms
 
 
@@ -141,7 +144,7 @@ def main(argv=None):
     args = p.parse_args(argv)
     cores = len(os.sched_getaffinity(0))
     print(f"# {machine.cpu_name()}, {cores} cores, nnbcd variant {nnbcd.cpu_variant}; "
-          f"python bench/distributed.py {' '.join(argv or sys.argv[1:])}")
+          f"python bench/dask_cluster.py {' '.join(argv or sys.argv[1:])}")
     measured, projected = [], []
     for name in args.only or sorted(PROBLEMS):
         rows, fit = measure(name, args.iterations, cores)
