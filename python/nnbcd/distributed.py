@@ -191,14 +191,11 @@ class _DaskShards:
             results = []
             for k, future in zip(shards, futures):
                 results.append(future.result())
-        except RuntimeError as error:
-            if k is not None and str(error).startswith("nnbcd:") and self._worker_alive(k):
-                # a numerical failure on the worker (a Cholesky factorisation that broke down)
-                raise DivergenceError(f"{error} (on Dask worker {self._workers[k]})") from error
-            self._raise_if_lost(k, error)
-            raise
         except Exception as error:
             self._raise_if_lost(k, error)
+            if isinstance(error, RuntimeError) and str(error).startswith("nnbcd:"):
+                # a numerical failure on the worker (a Cholesky factorisation that broke down)
+                raise DivergenceError(f"{error} (on Dask worker {self._workers[k]})") from error
             raise
         self.bytes_received += _array_bytes(results)
         return results
@@ -207,12 +204,12 @@ class _DaskShards:
         """WorkerLostError if the worker of shard k is gone."""
         if k is None or self._worker_alive(k):
             return
-            start = int(sum(self.counts[:k]))
-            raise WorkerLostError(
-                f"Dask worker {self._workers[k]} holding shard {k} (samples {start}:"
-                f"{start + self.counts[k]}) was lost during the run ({error}); the model keeps "
-                "the parameters of the last completed iteration. Continue from a checkpoint "
-                "(fit(..., checkpoint=PATH)) on the same or another cluster") from error
+        start = int(sum(self.counts[:k]))
+        raise WorkerLostError(
+            f"Dask worker {self._workers[k]} holding shard {k} (samples {start}:"
+            f"{start + self.counts[k]}) was lost during the run ({error}); the model keeps the "
+            "parameters of the last completed iteration. Continue from a checkpoint "
+            "(fit(..., checkpoint=PATH)) on the same or another cluster") from error
 
     def _worker_alive(self, k):
         try:
