@@ -8,6 +8,7 @@ import numpy as np
 
 from . import _validation as v
 from ._native import DivergenceError
+from .checkpoint import restore_checkpoint
 from .distributed import WorkerLostError, start_distributed
 from .history import History
 from .memory import available_memory
@@ -146,7 +147,6 @@ class BCD:
         state = self.start(model, X, y, client)
         history = History()
         if checkpoint is not None and os.path.exists(checkpoint):
-            from .checkpoint import restore_checkpoint
             history = restore_checkpoint(state, checkpoint)
         reference = state.objective()["total"]
         try:

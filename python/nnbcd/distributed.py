@@ -24,6 +24,7 @@ import numpy as np
 
 from . import _validation as v
 from ._native import DivergenceError, core
+from .checkpoint import parts_fingerprint
 from .memory import available_memory
 from .model_file import dumps, loads
 from .training_state import TrainingState
@@ -246,7 +247,9 @@ class _DaskShards64(_DaskShards, core.Samples64):
 
 
 class DistributedTrainingState(TrainingState):
-    """A ``TrainingState`` whose samples are held by Dask workers (see ``start_distributed``)."""
+    """A ``TrainingState`` whose samples are held by Dask workers (see ``start_distributed``).
+    ``block_seconds`` counts the blocks solved here (W, G); the V and U blocks run on the
+    workers."""
 
     def __init__(self, trainer, model, shards):
         self.shards = shards
@@ -266,7 +269,6 @@ class DistributedTrainingState(TrainingState):
         """SHA-256 of the training data, as one process computes it (each shard's rows are
         fetched in turn: computed once, when the run is first checkpointed)."""
         if self._fingerprint is None:
-            from .checkpoint import parts_fingerprint
             parts = [self.shards.call("data", shards=[k])[0]
                      for k in range(len(self.shards.counts))]
             self._fingerprint = parts_fingerprint([X for X, _ in parts], [Y for _, Y in parts])

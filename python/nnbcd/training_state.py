@@ -4,7 +4,9 @@ import numpy as np
 
 from . import _validation as v
 from ._native import core
+from .checkpoint import data_fingerprint, save_checkpoint
 from .history import History
+
 
 def accuracy(model, X, labels, n_threads=0):
     """Fraction of the samples of ``X`` that ``model`` puts in class ``labels``."""
@@ -86,7 +88,6 @@ class TrainingState:
     def fingerprint(self):
         """SHA-256 of this run's training data (computed once)."""
         if self._fingerprint is None:
-            from .checkpoint import data_fingerprint
             self._fingerprint = data_fingerprint(self.X, self.Y)
         return self._fingerprint
 
@@ -103,7 +104,6 @@ class TrainingState:
 
     def save_checkpoint(self, path, history=None):
         """Write everything needed to continue this run to ``path`` (see ``nnbcd.checkpoint``)."""
-        from .checkpoint import save_checkpoint
         save_checkpoint(self, history if history is not None else History(), path)
 
     def variables(self):
