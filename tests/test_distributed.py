@@ -13,7 +13,8 @@ distributed = pytest.importorskip("distributed")
 da = pytest.importorskip("dask.array")
 
 import nnbcd  # noqa: E402
-from nnbcd.distributed import NpyFiles, WorkerLostError  # noqa: E402
+from nnbcd.data_files import MnistFiles, NpyFiles, NpzFile  # noqa: E402
+from nnbcd.distributed import WorkerLostError  # noqa: E402
 
 ITERATIONS = 20
 
@@ -98,14 +99,39 @@ def test_numpy_input_split_over_the_workers_in_float32(client):
     _assert_same_run(history, model, reference_history, reference, 2e-3)
 
 
-def test_npy_files_read_by_each_worker(client, tmp_path):
-    X, y = _data(n=120)
-    np.save(tmp_path / "X.npy", X)
-    np.save(tmp_path / "y.npy", y)
-    reference = NETWORKS["dense"]()
+def _idx(magic, array):
+    header = np.array([magic, *array.shape], ">u4").tobytes()
+    return header + np.ascontiguousarray(array, np.uint8).tobytes()
+
+
+def _write_mnist(directory, n):
+    """A tiny MNIST directory: n 4x3 training images, 2 test images."""
+    rng = np.random.default_rng(5)
+    images, labels = rng.integers(0, 256, (n, 4, 3)), rng.integers(0, 3, n)
+    for stem, data in [("train-images-idx3-ubyte", _idx(2051, images)),
+                       ("train-labels-idx1-ubyte", _idx(2049, labels)),
+                       ("t10k-images-idx3-ubyte", _idx(2051, images[:2])),
+                       ("t10k-labels-idx1-ubyte", _idx(2049, labels[:2]))]:
+        (directory / stem).write_bytes(data)
+    return (images.reshape(n, -1) / 255).astype(np.float32), labels
+
+
+@pytest.mark.parametrize("kind", ["npy", "npz", "mnist"])
+def test_files_read_by_each_worker(client, tmp_path, kind):
+    if kind == "mnist":
+        X, y = _write_mnist(tmp_path, 120)
+        files = MnistFiles(tmp_path)
+    else:
+        X, y = _data(n=120)
+        np.save(tmp_path / "X.npy", X)
+        np.save(tmp_path / "y.npy", y)
+        np.savez(tmp_path / "data.npz", X=X, y=y)
+        files = (NpyFiles(tmp_path / "X.npy", tmp_path / "y.npy") if kind == "npy"
+                 else NpzFile(tmp_path / "data.npz"))
+    sizes = [X.shape[1], 16, 10, 3]
+    reference = nnbcd.MLP(sizes, seed=3, dtype="float64")
     reference_history = _trainer().fit(reference, X, y, ITERATIONS)
-    model = NETWORKS["dense"]()
-    files = NpyFiles(tmp_path / "X.npy", tmp_path / "y.npy")
+    model = nnbcd.MLP(sizes, seed=3, dtype="float64")
     history = _trainer().fit(model, files, None, ITERATIONS, client=client)
     _assert_same_run(history, model, reference_history, reference, 1e-10)
     with pytest.raises(ValueError, match="y must be None"):

@@ -71,6 +71,23 @@ def load_mnist(path, *, dtype="float32"):
     return _pixels(train_images, dtype), y_train, _pixels(test_images, dtype), y_test
 
 
+def mnist_training_size(path):
+    """How many images the MNIST training set in directory ``path`` holds (reads only its
+    labels file)."""
+    labels_file = _find(Path(path), "train-labels", 1)
+    return _parse_idx(_read(labels_file), labels_file, _LABELS_MAGIC, 1).shape[0]
+
+
+def load_mnist_training_rows(path, start, stop, *, dtype="float32"):
+    """Rows ``start:stop`` of the MNIST training set in directory ``path``: (X, y) as
+    ``load_mnist`` gives them, without the test set and without converting the other rows."""
+    dtype = check_dtype(dtype)
+    directory = Path(path)
+    images, labels = _load_split(_find(directory, "train-images", 3),
+                                 _find(directory, "train-labels", 1))
+    return _pixels(images[start:stop], dtype), labels[start:stop]
+
+
 def _load_split(images_file, labels_file):
     """(uint8 images (n, rows, cols), int64 labels (n,)) of one split."""
     images = _parse_idx(_read(images_file), images_file, _IMAGES_MAGIC, 3)

@@ -12,19 +12,17 @@ Bytes moved per iteration, independent of n (each worker, d = the layer widths d
 down, every W_i and b_i once; up, Σ_i (d_{i-1}² + d_{i-1} d_i) entries of the sums.
 
 Inputs: numpy arrays (split into contiguous shards, one per worker, and scattered once), Dask
-arrays (one shard per run of row chunks on a worker, kept where they are), or ``NpyFiles``
-(.npy files each worker memory-maps and reads its own rows of, so X never passes through
-here).
+arrays (one shard per run of row chunks on a worker, kept where they are), or files each
+worker reads its own rows of (``nnbcd.data_files``), so X never passes through here.
 Needs ``pip install "nnbcd[distributed]"``.
 """
-
-import os
 
 import numpy as np
 
 from . import _validation as v
 from ._native import DivergenceError, core
 from .checkpoint import parts_fingerprint
+from .data_files import DataFiles
 from .memory import available_memory
 from .model_file import dumps, loads
 from .training_state import TrainingState
@@ -46,29 +44,6 @@ def import_distributed():
     return distributed
 
 
-class NpyFiles:
-    """Training data as two .npy files, X (n_samples, n_features) and y (n_samples,) or
-    (n_samples, n_outputs), at paths every worker can read (a shared file system): each worker
-    memory-maps them and reads only its own rows."""
-
-    def __init__(self, X_path, y_path):
-        self.X_path, self.y_path = os.fspath(X_path), os.fspath(y_path)
-
-    def rows(self, start, stop):
-        """(X, y) rows start:stop, read from the files."""
-        X = np.load(self.X_path, mmap_mode="r")
-        y = np.load(self.y_path, mmap_mode="r")
-        return np.array(X[start:stop]), np.array(y[start:stop])
-
-    def n_samples(self):
-        X = np.load(self.X_path, mmap_mode="r")
-        y = np.load(self.y_path, mmap_mode="r")
-        if X.ndim != 2 or y.shape[0] != X.shape[0]:
-            raise ValueError(f"{self.X_path} must hold a 2-D X and {self.y_path} a y with as "
-                             f"many rows; they have shapes {X.shape} and {y.shape}")
-        return X.shape[0]
-
-
 class ShardActor:
     """One shard of the samples, on a Dask worker: its lifted variables in the C++ core and a
     copy of the network's W and b (the deployed form is not needed to train)."""
@@ -76,7 +51,7 @@ class ShardActor:
     def __init__(self, network, X, y, n_threads):
         model_bytes, weights, biases = network
         model = loads(model_bytes)
-        if isinstance(X, tuple):  # (NpyFiles, start, stop)
+        if isinstance(X, tuple):  # (DataFiles, start, stop)
             files, start, stop = X
             X, y = files.rows(start, stop)
         X = model.check_input(np.concatenate(X) if isinstance(X, list) else X)
@@ -319,9 +294,9 @@ def _place(model, X, y, client, workers):
 
     if isinstance(X, da.Array):
         return _place_dask_array(X, y, client, workers)
-    if isinstance(X, NpyFiles):
+    if isinstance(X, DataFiles):
         if y is not None:
-            raise ValueError("with NpyFiles as X, y must be None: the files hold y")
+            raise ValueError(f"with {type(X).__name__} as X, y must be None: the files hold y")
         bounds = _shard_bounds(X.n_samples(), len(workers))
         return [(worker, (X, bounds[k], bounds[k + 1]), None)
                 for k, worker in enumerate(workers)]
