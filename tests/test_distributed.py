@@ -13,7 +13,7 @@ distributed = pytest.importorskip("distributed")
 da = pytest.importorskip("dask.array")
 
 import nnbcd  # noqa: E402
-from nnbcd.data_files import MnistFiles, NpyFiles, NpzFile  # noqa: E402
+from nnbcd.data_files import CsvFile, MnistFiles, NpyFiles, NpzFile  # noqa: E402
 from nnbcd.distributed import WorkerLostError  # noqa: E402
 
 ITERATIONS = 20
@@ -116,7 +116,7 @@ def _write_mnist(directory, n):
     return (images.reshape(n, -1) / 255).astype(np.float32), labels
 
 
-@pytest.mark.parametrize("kind", ["npy", "npz", "mnist"])
+@pytest.mark.parametrize("kind", ["npy", "npz", "mnist", "csv"])
 def test_files_read_by_each_worker(client, tmp_path, kind):
     if kind == "mnist":
         X, y = _write_mnist(tmp_path, 120)
@@ -126,8 +126,13 @@ def test_files_read_by_each_worker(client, tmp_path, kind):
         np.save(tmp_path / "X.npy", X)
         np.save(tmp_path / "y.npy", y)
         np.savez(tmp_path / "data.npz", X=X, y=y)
-        files = (NpyFiles(tmp_path / "X.npy", tmp_path / "y.npy") if kind == "npy"
-                 else NpzFile(tmp_path / "data.npz"))
+        table = np.column_stack([y, X])  # the labels first, named
+        header = "label," + ",".join(f"x{k}" for k in range(X.shape[1]))
+        np.savetxt(tmp_path / "data.csv", table, delimiter=",", header=header, comments="",
+                   fmt=["%d"] + ["%.17g"] * X.shape[1])
+        files = {"npy": NpyFiles(tmp_path / "X.npy", tmp_path / "y.npy"),
+                 "npz": NpzFile(tmp_path / "data.npz"),
+                 "csv": CsvFile(tmp_path / "data.csv", label_column="label")}[kind]
     sizes = [X.shape[1], 16, 10, 3]
     reference = nnbcd.MLP(sizes, seed=3, dtype="float64")
     reference_history = _trainer().fit(reference, X, y, ITERATIONS)

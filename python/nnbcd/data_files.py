@@ -3,6 +3,8 @@ worker reads its own rows, so X never passes through the driver (``nnbcd.distrib
 one as X, with y=None, to ``BCD.fit(..., client=client)``.
 """
 
+import csv
+import itertools
 import os
 from pathlib import Path
 
@@ -75,3 +77,32 @@ class MnistFiles(DataFiles):
 
     def rows(self, start, stop):
         return load_mnist_training_rows(self.directory, start, stop)
+
+
+class CsvFile(DataFiles):
+    """A CSV file with a header row, every column numeric; ``label_column`` (default: the last)
+    holds y, as class indices 0..k-1 or regression targets. The driver only counts the rows;
+    each worker parses its own (after scanning past the rows before them)."""
+
+    def __init__(self, path, label_column=None):
+        self.path, self.label_column = os.fspath(path), label_column
+
+    def n_samples(self):
+        with self._open() as f:
+            return sum(1 for row in csv.reader(f) if row) - 1  # the header
+
+    def rows(self, start, stop):
+        with self._open() as f:
+            reader = (row for row in csv.reader(f) if row)
+            header = next(reader)
+            name = header[-1] if self.label_column is None else self.label_column
+            if name not in header:
+                raise ValueError(f"{self.path} has no label column {name!r}")
+            table = np.array(list(itertools.islice(reader, start, stop)), dtype=np.float64)
+        column = header.index(name)
+        y = table[:, column]
+        labels = y.astype(np.int64)
+        return np.delete(table, column, axis=1), labels if (labels == y).all() else y
+
+    def _open(self):
+        return open(self.path, newline="", encoding="utf-8-sig")
