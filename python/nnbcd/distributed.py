@@ -67,20 +67,24 @@ class ShardActor:
         self._n_threads = n_threads or worker.nthreads
         self._X, self._Y = X, Y
         self._model = model
-        self._set_parameters(dict(enumerate(zip(weights, biases))))
+        self._assign(dict(enumerate(zip(weights, biases))))
         shard = core.Shard32 if model.dtype == np.float32 else core.Shard64
         self._shard = shard(model._net, X, Y, self._n_threads)
 
     def n_samples(self):
         return self._X.shape[0]
 
-    def _set_parameters(self, changed):
+    def _assign(self, changed):
+        """W_i, b_i from ``changed`` ({i: (W_i, b_i)}) into this worker's network."""
         net = self._model._net
         for i, (W, b) in changed.items():
             net.weight(i)[...] = W
             net.bias(i)[...] = b
-            if hasattr(self, "_shard"):
-                self._shard.parameters_changed(i)
+
+    def _set_parameters(self, changed):
+        self._assign(changed)
+        for i in changed:
+            self._shard.parameters_changed(i)
 
     def update_lifted(self, changed, i, gamma, rho, alpha, centre):
         self._set_parameters(changed)
@@ -327,8 +331,7 @@ def _place_dask_array(X, y, client, workers):
 
     if X.ndim != 2 or len(X.chunks[1]) != 1:
         raise ValueError("a Dask array X must be 2-D and chunked along rows only")
-    y = da.asarray(y).rechunk({0: X.chunks[0]}) if not isinstance(y, da.Array) else \
-        y.rechunk({0: X.chunks[0]})
+    y = da.asarray(y).rechunk({0: X.chunks[0]})
     X_chunks = client.compute(list(X.to_delayed()[:, 0]))
     y_chunks = client.compute(list(y.to_delayed().reshape(len(X.chunks[0]), -1)[:, 0]))
     import_distributed().wait(X_chunks + y_chunks)

@@ -56,8 +56,7 @@ class Bcd {
   Index n_samples() const { return samples_->n_samples(); }
   const Hyperparameters<T>& hyperparameters() const { return h_; }
 
-  // The shard of a single-process run (null when the samples are held elsewhere).
-  Shard<T>* local_shard() { return local_ ? &local_->shard() : nullptr; }
+  // The lifted variables of a single-process run.
   const Matrix<T>& U(Index i) const { return local().U(i); }
   const Matrix<T>& V(Index i) const { return local().V(i); }
 

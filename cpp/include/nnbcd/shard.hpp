@@ -23,13 +23,6 @@ struct ObjectiveSums {
   double activation = 0;
   double linear = 0;
   double loss = 0;
-
-  ObjectiveSums& operator+=(const ObjectiveSums& o) {
-    activation += o.activation;
-    linear += o.linear;
-    loss += o.loss;
-    return *this;
-  }
 };
 
 template <class T>

@@ -18,15 +18,6 @@ struct InputMoments {
   double count = 0;
   Vector<double> sum, squares;
 
-  InputMoments& operator+=(const InputMoments& other) {
-    if (other.sum.size() != sum.size() || other.squares.size() != squares.size())
-      throw std::invalid_argument("nnbcd: input moments of different layers cannot be added");
-    count += other.count;
-    sum += other.sum;
-    squares += other.squares;
-    return *this;
-  }
-
   // 0 (empty), or, where some row's mean exceeds 4 of its standard deviations (mean^2 > 16
   // variance, i.e. 17 sum^2 > 16 n squares), the means rounded to T.
   template <class T>
