@@ -279,8 +279,10 @@ def start_distributed(trainer, model, X, y, client):
         raise ValueError("the Dask cluster has no workers")
     placed = _place(model, X, y, client, workers)
     # The network (its architecture and training W, b) goes to every worker once.
+    # hash=False: keys of this run's own, so that a run on the same data started just before
+    # cannot release them under this one (its futures gone: "lost dependencies")
     network = client.scatter((dumps(model), [np.array(W) for W in model.weights],
-                              [np.array(b) for b in model.biases]), broadcast=True)
+                              [np.array(b) for b in model.biases]), broadcast=True, hash=False)
     futures = [client.submit(ShardActor, network, X_part, y_part,
                              trainer.n_threads, workers=[worker], actor=True,
                              allow_other_workers=False)
@@ -312,7 +314,8 @@ def _place(model, X, y, client, workers):
     placed = []
     for k, worker in enumerate(workers):
         a, b = bounds[k], bounds[k + 1]
-        X_part, y_part = client.scatter([X[a:b], y[a:b]], workers=[worker], direct=True)
+        X_part, y_part = client.scatter([X[a:b], y[a:b]], workers=[worker], direct=True,
+                                        hash=False)
         placed.append((worker, X_part, y_part))
     return placed
 
