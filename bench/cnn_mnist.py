@@ -7,7 +7,8 @@ the time to 98 % test accuracy; then seconds per iteration and the memory estima
 
     python bench/cnn_mnist.py [--iterations 200] [--eval-every 10] [--rank 40] [--threads 0]
                               [--tau-growth 1.15] [--overwrite-weights] [--full-iterations 1]
-                              [--preset notebook] [--checkpoint PATH]
+                              [--preset notebook] [--bcd JSON] [--init JSON]
+                              [--checkpoint PATH]
 
 ``--preset notebook`` is the authors' notebooks' setting: W ~ 0.01·N(0, 1), biases frozen at
 zero, γ = ρ = 5, α = 1, τ = 0.1 fixed, the first projection at rank 700, W ← G after every
@@ -16,6 +17,7 @@ exists, continues it from there (a 1,500-iteration run outlasts one sitting).
 """
 
 import argparse
+import json
 import resource
 import sys
 import time
@@ -35,25 +37,27 @@ W3_SHAPE = (4,) * 10
 NOTEBOOK_INITIAL_RANK = 700
 
 
-def paper_cnn(rank, seed, preset=None):
+def paper_cnn(rank, seed, preset=None, init=None):
     """The paper's CNN; ``preset="notebook"``: initialised and first projected as the authors'
-    notebooks do."""
+    notebooks do; ``init``: ConvNet's ``init``/``init_scale`` arguments over the preset's."""
     notebook = preset == "notebook"
     initial_rank = NOTEBOOK_INITIAL_RANK if notebook else None
     compression = [None, nnbcd.TensorTrain(rank, shape=W2_SHAPE, initial_rank=initial_rank),
                    nnbcd.TensorTrain(rank, shape=W3_SHAPE, initial_rank=initial_rank), None]
-    init = dict(init="normal", init_scale=0.01) if notebook else {}
+    init = {**(dict(init="normal", init_scale=0.01) if notebook else {}), **(init or {})}
     return nnbcd.ConvNet(input_shape=(28, 28, 1), filters=32, kernel=3, stride=2,
                          hidden=(1024, 1024), n_classes=10, compression=compression, seed=seed,
                          **init)
 
 
-def trainer_for(preset, threads, tau_growth, overwrite_weights):
+def trainer_for(preset, threads, tau_growth, overwrite_weights, overrides=None):
+    """The BCD of ``preset``, with ``overrides`` (BCD keyword arguments) applied on top."""
     if preset == "notebook":
-        return nnbcd.BCD(gamma=5.0, rho=5.0, alpha=1.0, tau=0.1, tau_growth=1.0,
-                         train_bias=False, overwrite_weights=True, n_threads=threads)
-    return nnbcd.BCD(n_threads=threads, tau_growth=tau_growth,
-                     overwrite_weights=overwrite_weights)
+        settings = dict(gamma=5.0, rho=5.0, alpha=1.0, tau=0.1, tau_growth=1.0,
+                        train_bias=False, overwrite_weights=True)
+    else:
+        settings = dict(tau_growth=tau_growth, overwrite_weights=overwrite_weights)
+    return nnbcd.BCD(n_threads=threads, **{**settings, **(overrides or {})})
 
 
 def training_subset(X, y, size, seed):
@@ -83,6 +87,12 @@ def main(argv=None):
     parser.add_argument("--preset", choices=["notebook"], default=None,
                         help="the authors' notebooks' settings (overrides --tau-growth and "
                              "--overwrite-weights)")
+    parser.add_argument("--bcd", type=json.loads, default={},
+                        help='JSON object of nnbcd.BCD arguments over the preset\'s, e.g. '
+                             '\'{"gamma": 10, "rho": 10}\'')
+    parser.add_argument("--init", type=json.loads, default={},
+                        help='JSON object of the ConvNet\'s init and init_scale over the '
+                             'preset\'s, e.g. \'{"init_scale": 0.01}\'')
     parser.add_argument("--full-iterations", type=int, default=1,
                         help="iterations timed on all 60,000 training images (0: skip)")
     parser.add_argument("--checkpoint", type=Path, default=None,
@@ -91,8 +101,9 @@ def main(argv=None):
 
     X_all, y_all, X_test, y_test = load_mnist(args.mnist)
     X_train, y_train = training_subset(X_all, y_all, args.train_size, args.seed)
-    model = paper_cnn(args.rank, args.seed, args.preset)
-    trainer = trainer_for(args.preset, args.threads, args.tau_growth, args.overwrite_weights)
+    model = paper_cnn(args.rank, args.seed, args.preset, args.init)
+    trainer = trainer_for(args.preset, args.threads, args.tau_growth, args.overwrite_weights,
+                          args.bcd)
     tt_layers = [1, 2]
     stored = sum(sum(c.size for c in model.tt_cores[i]) for i in tt_layers)
     dense = sum(model.weights[i].size for i in tt_layers)
@@ -131,7 +142,7 @@ def main(argv=None):
     del state
 
     if args.full_iterations:
-        full = paper_cnn(args.rank, args.seed, args.preset)
+        full = paper_cnn(args.rank, args.seed, args.preset, args.init)
         print(f"\nall {len(X_all)} training images: memory estimate "
               f"{full.training_bytes(len(X_all)) / 2**30:.2f} GiB", flush=True)
         state = trainer.start(full, X_all, y_all)
