@@ -154,6 +154,20 @@ def test_skl2onnx_classifier_zipmap_is_the_default(digits, registered):
     assert sorted(scores[0]) == list(range(10))  # one dict of class -> score per sample
 
 
+def test_skl2onnx_classifier_standardises_raw_features(registered):
+    """The estimator's own standardisation is in the graph: raw pixels offset by 100."""
+    X, y = load_digits(return_X_y=True)
+    X = (X + 100.0).astype(np.float32)
+    classifier = nnbcd.NNBCDClassifier((16,), max_iter=10, compression="prune", random_state=0,
+                                       n_threads=1).fit(X, y)
+    assert classifier.input_mean_.min() > 99
+    run = session(skl2onnx.to_onnx(classifier, X[:1], options={
+        id(classifier): {"zipmap": False}}).SerializeToString())
+    label, scores = run.run(None, {run.get_inputs()[0].name: X})
+    np.testing.assert_array_equal(label, classifier.predict(X))
+    np.testing.assert_allclose(scores, classifier.decision_function(X), rtol=1e-5, atol=1e-5)
+
+
 @pytest.mark.parametrize("input_dtype", [np.float32, np.float64])
 def test_skl2onnx_regressor_pipeline_gives_its_predictions(digits, registered, input_dtype):
     X, y = digits

@@ -81,6 +81,13 @@ _PARAMETERS_DOC = string.Template("""
         ``random_state``, data and thread count give bit-identical results.
     dtype : {"float32", "float64"}, default="float32"
         Precision of the network and of training.
+    standardize : bool, default=True
+        Train on and predict from the features standardised by ``input_mean_`` and
+        ``input_scale_``, learned in the first fit, so that the defaults suit features of any
+        scale and offset (raw pixel values, measurements in different units): without it the
+        defaults score 0.72 (TT) and 0.32 (pruned) on digits' raw 0-16 pixels, against 0.96-0.97,
+        and the float32 fit fails on raw wine and breast_cancer (``bench/raw_features.py``).
+        ``model_`` is the network on standardised features.
     verbose : bool, default=False
         Print one line per iteration.
 """)
@@ -93,7 +100,11 @@ def parameters_doc(score, warm_targets):
 
 COMMON_ATTRIBUTES_DOC = """
     model_ : nnbcd.MLP
-        The trained network (its compressed layers deployed).
+        The trained network (its compressed layers deployed), on the standardised features
+        (X - input_mean_) / input_scale_.
+    input_mean_, input_scale_ : ndarray of shape (n_features_in_,)
+        Mean and standard deviation (1 where it is 0) of each feature in the first fit with
+        ``standardize``; 0 and 1 without it. A warm start keeps them.
     history_ : nnbcd.History
         Per-iteration record of the last call to ``fit``.
     n_iter_ : int
@@ -110,6 +121,15 @@ COMMON_ATTRIBUTES_DOC = """
     feature_names_in_ : ndarray of shape (n_features_in_,)
         Names of the features seen during ``fit``, when X has string column names.
 """
+
+
+def standardisation(A):
+    """Per column of ``A`` (float64 arithmetic): the mean and the standard deviation, 1 where a
+    column is constant, so that a constant column is only centred."""
+    A = np.asarray(A, dtype=np.float64)
+    mean, scale = A.mean(axis=0), A.std(axis=0)
+    scale[scale <= 10 * np.finfo(np.float64).eps * np.maximum(1.0, np.abs(mean))] = 1.0
+    return mean, scale
 
 
 def _is_auto(value):
@@ -147,7 +167,8 @@ class NNBCDEstimator(BaseEstimator):
                  max_iter=200,
                  compression=None, sparsity=0.9, tt_rank=8, early_stopping=False,
                  validation_fraction=0.1, n_iter_no_change=10, tol=1e-4, warm_start=False,
-                 random_state=None, n_threads=0, dtype="float32", verbose=False):
+                 random_state=None, n_threads=0, dtype="float32", standardize=True,
+                 verbose=False):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.gamma = gamma
         self.rho = rho
@@ -169,6 +190,7 @@ class NNBCDEstimator(BaseEstimator):
         self.random_state = random_state
         self.n_threads = n_threads
         self.dtype = dtype
+        self.standardize = standardize
         self.verbose = verbose
 
     # --- what a subclass defines --------------------------------------------------------
@@ -215,6 +237,7 @@ class NNBCDEstimator(BaseEstimator):
             warm_start=_check_bool("warm_start", self.warm_start),
             n_threads=v.check_threads(self.n_threads),
             dtype=v.check_dtype(self.dtype),
+            standardize=_check_bool("standardize", self.standardize),
             verbose=bool(verbose),
         )
         # The schedule's own checks (gamma > 0, tau_max >= tau, ...), with BCD's messages.
@@ -261,6 +284,11 @@ class NNBCDEstimator(BaseEstimator):
         if y.shape[0] != X.shape[0]:
             raise ValueError(f"X has {X.shape[0]} samples but y has {y.shape[0]}")
         T, n_outputs, stratify = self._targets(y, warm)
+        if not warm:
+            self.input_mean_, self.input_scale_ = (
+                standardisation(X) if s.standardize
+                else (np.zeros(X.shape[1]), np.ones(X.shape[1])))
+        X = self._standardised(X)
 
         rng = check_random_state(self.random_state)
         seed = int(rng.randint(np.iinfo(np.int32).max))
@@ -298,11 +326,15 @@ class NNBCDEstimator(BaseEstimator):
         self.best_validation_score_ = run.best_score if s.early_stopping else None
         return self
 
+    def _standardised(self, X):
+        """(X - input_mean_) / input_scale_ in X's dtype, as the ONNX converter computes it."""
+        return (X - self.input_mean_.astype(X.dtype)) / self.input_scale_.astype(X.dtype)
+
     def _outputs(self, X):
         """The fitted network's outputs for X, (n_samples, n_outputs), X checked as in fit."""
         check_is_fitted(self, "model_")
         X = validate_data(self, X, reset=False, dtype=self.model_.dtype, order="C")
-        return self.model_.decision_function(X, self.n_threads)
+        return self.model_.decision_function(self._standardised(X), self.n_threads)
 
 
 class _Run:

@@ -16,8 +16,8 @@ class NNBCDClassifier(ClassifierMixin, NNBCDEstimator):
 
     The network has one output per class; the targets are one-hot and the loss is squared
     error, as in the paper, so the outputs are scores, not probabilities (there is no
-    ``predict_proba``). Scale the features (e.g. ``StandardScaler``) first, as for any neural
-    network. Labels may be of any type.
+    ``predict_proba``). The features are standardised internally (``standardize``), so the
+    default hyperparameters suit features of any scale. Labels may be of any type.
 """
         + parameters_doc(score="its accuracy (the held-out part is stratified by class)",
                          warm_targets="y must have the same classes")

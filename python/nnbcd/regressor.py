@@ -4,7 +4,8 @@ import numpy as np
 from sklearn.base import RegressorMixin
 from sklearn.metrics import r2_score
 
-from ._estimator_base import COMMON_ATTRIBUTES_DOC, NNBCDEstimator, parameters_doc
+from ._estimator_base import (COMMON_ATTRIBUTES_DOC, NNBCDEstimator, parameters_doc,
+                              standardisation)
 
 
 class NNBCDRegressor(RegressorMixin, NNBCDEstimator):
@@ -12,9 +13,9 @@ class NNBCDRegressor(RegressorMixin, NNBCDEstimator):
         """ReLU network regressor trained by NN-BCD, with scikit-learn's estimator interface.
 
     The network has one linear output per target and the loss is squared error. The targets
-    are standardised internally (``y_mean_``, ``y_scale_``), so the default hyperparameters
-    suit targets of any scale; scale the features (e.g. ``StandardScaler``) first, as for any
-    neural network. y may have one column (1-D y: ``predict`` returns 1-D) or several.
+    are standardised internally (``y_mean_``, ``y_scale_``), and so are the features
+    (``standardize``), so the default hyperparameters suit data of any scale. y may have one
+    column (1-D y: ``predict`` returns 1-D) or several.
 """
         + parameters_doc(score="R² (averaged over the outputs), as ``score`` computes it",
                          warm_targets="y must have the same number of outputs")
@@ -83,10 +84,7 @@ class NNBCDRegressor(RegressorMixin, NNBCDEstimator):
                     f"previous fit, got {Y.shape[1]}; set warm_start=False to train a new "
                     "network")
         else:
-            mean, scale = Y.mean(axis=0), Y.std(axis=0)
-            # a constant target (or one sample) is only centred
-            scale[scale <= 10 * np.finfo(np.float64).eps * np.maximum(1.0, np.abs(mean))] = 1.0
-            self.y_mean_, self.y_scale_ = mean, scale
+            self.y_mean_, self.y_scale_ = standardisation(Y)
         self.n_outputs_ = Y.shape[1]
         self._y_1d = y.ndim == 1
         return (Y - self.y_mean_) / self.y_scale_, Y.shape[1], None

@@ -3,7 +3,7 @@
 
     import nnbcd.skl2onnx_converter
     nnbcd.skl2onnx_converter.register()
-    onx = skl2onnx.to_onnx(make_pipeline(StandardScaler(), NNBCDClassifier()).fit(X, y), X[:1])
+    onx = skl2onnx.to_onnx(make_pipeline(PCA(20), NNBCDClassifier()).fit(X, y), X[:1])
 
 Importing this module registers nothing: registration changes skl2onnx's global tables, so it
 is one explicit call, ``register()`` (calling it again is harmless).
@@ -82,7 +82,13 @@ def _network_outputs(builder, operator):
     onnx = require("onnx")
     features = builder.node("Cast", [operator.inputs[0].full_name], "features",
                             to=onnx.helper.np_dtype_to_tensor_dtype(model.dtype))
-    return network_nodes(model, builder, features)
+    # (X - input_mean_) / input_scale_ in the network's dtype, as the estimator's predict
+    estimator = operator.raw_operator
+    centred = builder.node("Sub", [features, builder.constant(
+        "input_mean", estimator.input_mean_.astype(model.dtype))], "centred")
+    standardised = builder.node("Div", [centred, builder.constant(
+        "input_scale", estimator.input_scale_.astype(model.dtype))], "standardised")
+    return network_nodes(model, builder, standardised)
 
 
 def _label_classes(scope, estimator):
