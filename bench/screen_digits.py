@@ -11,7 +11,7 @@ Keys: ``net`` (``tt8``: 64-256-256-10, both hidden layers TT rank 8, CR 0.064; `
 64-256-10, hidden layer 90 % pruned; ``dense``: 64-256-10), ``init``, ``init_scale`` (as in
 ``nnbcd.MLP``), ``preactivation_rms`` (rescale each layer's initial W so that its
 pre-activations on the training set have this RMS, layer by layer), ``input_scale`` (multiplies
-the standardised inputs), ``weight_decay`` (per
+the inputs), ``standardised`` (default true; false: the pixels / 16), ``weight_decay`` (per
 sample, as the estimators take it; default 0.003), ``iterations`` (200), ``seed`` (0); any
 other key goes to ``nnbcd.BCD``.
 """
@@ -34,10 +34,14 @@ NETWORKS = {"tt8": ([64, 256, 256, 10], lambda: nnbcd.TensorTrain(8)),
             "dense": ([64, 256, 10], lambda: None)}
 
 
-def digits():
+def digits(standardised=True):
+    """The split; its pixels standardised on the training part, or divided by 16 (as
+    ``nnbcd train`` reads them)."""
     X, y = load_digits(return_X_y=True)
     X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.25, stratify=y,
                                                         random_state=0)
+    if not standardised:
+        return X_train / 16, X_test / 16, y_train, y_test
     scaler = StandardScaler().fit(X_train)
     return scaler.transform(X_train), scaler.transform(X_test), y_train, y_test
 
@@ -52,8 +56,8 @@ def rescale_to_preactivation_rms(model, X, rms):
 
 
 def run(data, net, init="kaiming_normal", init_scale=1.0, preactivation_rms=None,
-        weight_decay=0.003, iterations=200, seed=0, input_scale=1.0, **bcd):
-    X_train, X_test, y_train, y_test = data
+        weight_decay=0.003, iterations=200, seed=0, input_scale=1.0, standardised=True, **bcd):
+    X_train, X_test, y_train, y_test = data[standardised]
     X_train, X_test = input_scale * X_train, input_scale * X_test
     sizes, spec = NETWORKS[net]
     compression = [spec() for _ in sizes[2:]] + [None]
@@ -87,7 +91,7 @@ def main(argv=None):
     print("command: python bench/screen_digits.py " + " ".join(
         f"'{a}'" if a.startswith(("[", "{")) else a for a in (sys.argv[1:] if argv is None
                                                                else argv)))
-    data = digits()
+    data = {True: digits(), False: digits(standardised=False)}
     for config in configurations(json.loads(args.configs), json.loads(args.grid)):
         started = time.perf_counter()
         runs = [run(data, **dict(config, seed=config.get("seed", 0) + s))

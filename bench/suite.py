@@ -1,7 +1,7 @@
 """Issue #18's benchmark suite: the deployed network's test accuracy against iterations and
 training seconds, trained with the library's defaults (``nnbcd.recipes``, as the estimators and
-``nnbcd train`` use them: the initial scale and weight decay of the compression kind,
-τ = 5·1.03^k, γ = ρ = α = 1).
+``nnbcd train`` use them: the initial scale, weight decay and γ = ρ of the compression kind,
+W ← G after every sweep with τ = 5 fixed, α = 1).
 
     python bench/suite.py                                  # every problem, its own iterations
     python bench/suite.py --only digits-dense,digits-tt,digits-prune --seeds 3
@@ -21,6 +21,7 @@ iteration, seconds of training to it; evaluation is not counted).
 """
 
 import argparse
+import json
 import os
 import sys
 import time
@@ -34,7 +35,7 @@ from machine import cpu_name  # noqa: E402
 from screen_digits import digits  # noqa: E402
 
 import nnbcd  # noqa: E402
-from nnbcd.recipes import TAU, TAU_GROWTH, recipe  # noqa: E402
+from nnbcd.recipes import recipe  # noqa: E402
 
 
 @dataclass(frozen=True)
@@ -84,18 +85,19 @@ def load(data, mnist):
     return X_train, y_train, X_test, y_test
 
 
-def start(problem, X_train, y_train, seed, threads):
-    """The problem's network, trained with the defaults: the ``TrainingState`` to step."""
-    settings = recipe(problem.kind)
-    trainer = nnbcd.BCD(tau=TAU, tau_growth=TAU_GROWTH, n_threads=threads,
-                        weight_decay=settings.weight_decay * len(X_train))
-    return trainer.start(problem.network(settings.init_scale, seed), X_train, y_train)
+def start(problem, X_train, y_train, seed, threads, overrides=None):
+    """The problem's network, trained with the defaults (``overrides``: BCD arguments over
+    them, for screening): the ``TrainingState`` to step."""
+    chosen = recipe(problem.kind)
+    trainer = nnbcd.BCD(n_threads=threads,
+                        **{**chosen.bcd_settings(len(X_train)), **(overrides or {})})
+    return trainer.start(problem.network(chosen.init_scale, seed), X_train, y_train)
 
 
-def train(problem, data, seed, iterations, eval_every, threads, name):
+def train(problem, data, seed, iterations, eval_every, threads, name, overrides=None):
     """[(iteration, training seconds, test accuracy)] of one run, and the network's CR."""
     X_train, y_train, X_test, y_test = data
-    state = start(problem, X_train, y_train, seed, threads)
+    state = start(problem, X_train, y_train, seed, threads, overrides)
     model = state.model
     points, elapsed = [], 0.0
     for k in range(1, iterations + 1):
@@ -118,6 +120,8 @@ def main(argv=None):
     parser.add_argument("--eval-every", type=int, help="instead of each problem's own")
     parser.add_argument("--threads", type=int, default=0, help="0: all cores")
     parser.add_argument("--mnist", default=DEFAULT_MNIST)
+    parser.add_argument("--bcd", type=json.loads, default={},
+                        help="JSON object of nnbcd.BCD arguments over the defaults' (screening)")
     args = parser.parse_args(argv)
     names = args.only.split(",") if args.only else list(PROBLEMS)
     unknown = sorted(set(names) - set(PROBLEMS))
@@ -131,7 +135,7 @@ def main(argv=None):
         problem = PROBLEMS[name]
         data = load(problem.data, args.mnist)
         runs = [train(problem, data, seed, args.iterations or problem.iterations,
-                      args.eval_every or problem.eval_every, args.threads, name)
+                      args.eval_every or problem.eval_every, args.threads, name, args.bcd)
                 for seed in range(args.seeds)]
         rows.append((name, runs))
 

@@ -21,7 +21,9 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from nnbcd import MLP, History, NNBCDClassifier, NNBCDRegressor
-from nnbcd.recipes import TAU, TAU_GROWTH
+from nnbcd.recipes import TAU
+
+TAU_GROWTH = 1.03  # a growing tau, to see where a run continues it from
 
 SMALL = dict(hidden_layer_sizes=(16,), max_iter=20, n_threads=1)
 
@@ -186,7 +188,7 @@ def test_warm_start_continues_training(digits, compression):
     X_train, _, y_train, _ = digits
     X_train = StandardScaler().fit_transform(X_train)
     params = dict(hidden_layer_sizes=(32,), random_state=0, n_threads=1,
-                  compression=compression, sparsity=0.8)
+                  compression=compression, sparsity=0.8, tau_growth=TAU_GROWTH)
     clf = NNBCDClassifier(max_iter=15, **params).fit(X_train, y_train)
     first = ([W.copy() for W in clf.model_.deployed_weights], clf.score(X_train, y_train),
              _squared_loss(clf, X_train, y_train), clf.tau_)
@@ -241,7 +243,7 @@ def test_early_stopping_keeps_the_best_network(digits):
     X_train, X_test, y_train, y_test = digits
     X_train = StandardScaler().fit(X_train).transform(X_train)
     clf = NNBCDClassifier(hidden_layer_sizes=(32,), max_iter=300, early_stopping=True,
-                          random_state=0, n_threads=1)
+                          random_state=0, n_threads=1, tau_growth=TAU_GROWTH)
     clf.fit(X_train, y_train)
     scores = clf.validation_scores_
     best = int(np.argmax(scores)) + 1  # the first best iteration

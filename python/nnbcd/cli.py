@@ -32,7 +32,7 @@ from .convnet import ConvNet
 from .distributed import WorkerLostError, import_distributed
 from .mlp import MLP
 from .model_file import load
-from .recipes import TAU, TAU_GROWTH, recipe
+from .recipes import TAU, recipe
 from .threads import usable_cores
 
 
@@ -177,12 +177,18 @@ def _add_train(commands):
     training.add_argument("--iterations", type=_COUNT, default=200, metavar="N",
                           help="BCD iterations (default: 200)")
     _add_threads(training)
-    defaults = {"tau": TAU, "tau_growth": TAU_GROWTH}
-    for name in ("gamma", "rho", "alpha", "tau", "tau_growth", "tau_max"):
+    defaults = {"tau": TAU}
+    for name in ("gamma", "rho", "alpha", "tau", "tau_max"):
         kind = _POSITIVE_REAL if name in _POSITIVE_SETTINGS else _NON_NEGATIVE_REAL
         default = defaults.get(name, _bcd_default(name))
         training.add_argument(f"--{name.replace('_', '-')}", type=kind, default=default,
                               help=f"see nnbcd.BCD (default: {default})")
+    training.add_argument("--tau-growth", type=_POSITIVE_REAL, metavar="G",
+                          help=f"see nnbcd.BCD (default: {recipe('tt').tau_growth:g} for tensor "
+                          f"trains, {recipe('prune').tau_growth:g} otherwise)")
+    training.add_argument("--overwrite-weights", action=argparse.BooleanOptionalAction,
+                          help="W <- G after every sweep, projected BCD (see nnbcd.BCD; "
+                          "default: on for pruned networks)")
     training.add_argument("--weight-decay", type=_NON_NEGATIVE_REAL, metavar="L",
                           help="L2 penalty per training sample (default: "
                           f"{recipe('tt').weight_decay} for tensor trains, "
@@ -318,10 +324,12 @@ def _compression_summary(args):
 
 def _trainer(args, n_samples):
     """The ``BCD`` trainer of ``args``; the weight decay is per training sample."""
-    weight_decay = _option(args.weight_decay, recipe(_compression_kind(args)).weight_decay)
+    chosen = recipe(_compression_kind(args))
+    weight_decay = _option(args.weight_decay, chosen.weight_decay)
     return BCD(gamma=args.gamma, rho=args.rho, alpha=args.alpha, tau=args.tau,
-               tau_growth=args.tau_growth, tau_max=args.tau_max, n_threads=args.threads,
-               weight_decay=weight_decay * n_samples)
+               tau_growth=_option(args.tau_growth, chosen.tau_growth), tau_max=args.tau_max,
+               overwrite_weights=_option(args.overwrite_weights, chosen.overwrite_weights),
+               n_threads=args.threads, weight_decay=weight_decay * n_samples)
 
 
 def _fit(args, trainer, model, data):
