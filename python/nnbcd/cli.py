@@ -72,7 +72,7 @@ _POSITIVE_REAL = _number(float, lambda s: 0 < s < math.inf, "a positive finite n
 _NON_NEGATIVE_REAL = _number(float, lambda s: 0 <= s < math.inf, "a finite number >= 0")
 DEFAULT_TT_RANK = 8  # two 256-wide TT layers on digits: CR 0.064
 # BCD's settings that must be > 0; the others (tau, tau_max, weight decay) may be 0
-_POSITIVE_SETTINGS = ("gamma", "rho", "alpha", "tau_growth")
+_POSITIVE_SETTINGS = ("gamma", "rho", "alpha")
 
 
 def _bcd_default(name):
