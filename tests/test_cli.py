@@ -79,6 +79,24 @@ def test_init_scale_and_weight_decay_reach_the_network(capsys, tmp_path):
     assert other.training_["weight_decay"] == pytest.approx(0.001 * 1347)
 
 
+def test_schedule_follows_the_compression_unless_given(capsys, tmp_path):
+    """--tau-growth and --[no-]overwrite-weights are passed on; without them the recipe's:
+    a growing tau for tensor trains, W <- G with a fixed tau for pruned networks."""
+    def settings(*options):
+        out_dir = tmp_path / "_".join(map(str, options))
+        status, _, err = run(capsys, "train", "--output", out_dir, "--iterations", 1, "--no-plot",
+                             *SMALL, *options)
+        assert status == 0, err
+        training = nnbcd.load(out_dir / "model.safetensors").training_
+        return training["tau_growth"], training["overwrite_weights"]
+
+    assert settings() == (pytest.approx(1.03), False)
+    assert settings("--sparsity", 0.9) == (pytest.approx(1.0), True)
+    assert settings("--sparsity", 0.9, "--tau-growth", 1.2, "--no-overwrite-weights") == (
+        pytest.approx(1.2), False)
+    assert settings("--overwrite-weights") == (pytest.approx(1.03), True)
+
+
 def three_digit_classes():
     """Digits 0, 1 and 2 with string labels, raw pixels 0..16."""
     X, y = load_digits(n_class=3, return_X_y=True)
