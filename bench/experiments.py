@@ -16,9 +16,12 @@ NN-BCD: the library's defaults (``nnbcd.recipes``), the networks and settings of
 The deployed network (G) is evaluated.
 Backpropagation (PyTorch, ``pip install ".[bench]"``): Adam (lr 1e-3), cross-entropy, batches of
 128. Tensor-train layers are trained directly: the weight is the contraction of its TT cores,
-which start from the TT-SVD (tensorly) of a default-initialised dense weight. Pruning: dense
-training for the first half of the budget, then ``torch.nn.utils.prune.l1_unstructured`` to 90 %
-on W1 and W2, and retraining under the mask for the second half.
+which start from the TT-SVD (tensorly) of a default-initialised dense weight; a second row
+trains tensorly-torch's block tensor-train layers (``tltorch.FactorizedLinear``, ``factorization=
+"blocktt"``, the parameter fraction of nnbcd's layer as its rank), what a user of backpropagation
+would pick. Pruning: dense training for the first half of the budget, then
+``torch.nn.utils.prune.l1_unstructured`` to 90 % on W1 and W2, and retraining under the mask for
+the second half.
 
 Writes experiments.md (the table), experiments.json (every curve) and one PNG per experiment
 (test accuracy against wall time) to --out.
@@ -137,28 +140,49 @@ def torch_modules():
         def forward(self, x):
             return torch.nn.functional.linear(x, self.weight(), self.bias)
 
-        def stored(self):
-            return sum(core.numel() for core in self.cores) + self.bias.numel()
-
     return TTLinear
 
 
-def torch_model(name, tt_shapes):
-    """(torch model, its compression ratio, the layers to prune or None)."""
-    import torch
+def nnbcd_layout_layers(tt_cores):
+    """``(d_in, d_out, i) -> module``: nnbcd's own TT layout (``tt_cores``: its i-th layer's
+    cores, or None), trained through its cores."""
     TTLinear = torch_modules()
+
+    def layer(d_in, d_out, i):
+        cores = tt_cores[i]
+        return TTLinear(d_in, d_out, tuple(core.shape[1] for core in cores),
+                        max(core.shape[2] for core in cores))
+    return layer
+
+
+def tltorch_layers(tt_cores):
+    """``(d_in, d_out, i) -> module``: tensorly-torch's block tensor-train (TT-matrix) layer with
+    the parameter fraction of nnbcd's i-th layer, from a default-initialised dense layer."""
+    import torch
+    import tltorch
+
+    def layer(d_in, d_out, i):
+        fraction = sum(core.size for core in tt_cores[i]) / (d_in * d_out)
+        return tltorch.FactorizedLinear.from_linear(
+            torch.nn.Linear(d_in, d_out), rank=fraction, factorization="blocktt",
+            n_tensorized_modes=3)
+    return layer
+
+
+def torch_model(name, tt_layer):
+    """(torch model, its compression ratio, the layers to prune or None); ``tt_layer(d_in,
+    d_out, i)`` makes the i-th layer's tensor-train module."""
+    import torch
     if name.startswith("cnn"):
-        rank = int(name[5:])
         layers = [torch.nn.Conv2d(1, 32, 3, stride=2, bias=False), torch.nn.ReLU(),
-                  torch.nn.Flatten(), TTLinear(5408, 1024, tt_shapes[1], rank), torch.nn.ReLU(),
-                  TTLinear(1024, 1024, tt_shapes[2], rank), torch.nn.ReLU(),
-                  torch.nn.Linear(1024, 10)]
+                  torch.nn.Flatten(), tt_layer(5408, 1024, 1), torch.nn.ReLU(),
+                  tt_layer(1024, 1024, 2), torch.nn.ReLU(), torch.nn.Linear(1024, 10)]
         dense = 32 * 9 + 5408 * 1024 + 1024 + 1024 * 1024 + 1024 + 1024 * 10 + 10
     elif name == "tt-mlp":
         sizes = [784, 1024, 1024, 1024, 512, 10]
         layers = []
         for i in range(4):
-            layers += [TTLinear(sizes[i], sizes[i + 1], tt_shapes[i], 80), torch.nn.ReLU()]
+            layers += [tt_layer(sizes[i], sizes[i + 1], i), torch.nn.ReLU()]
         layers.append(torch.nn.Linear(512, 10))
         dense = sum(a * b + b for a, b in zip(sizes[:-1], sizes[1:]))
     else:
@@ -167,14 +191,12 @@ def torch_model(name, tt_shapes):
         model = torch.nn.Sequential(*layers)
         return model, None, [model[0], model[2]]  # the ratio is counted once pruned
     model = torch.nn.Sequential(*layers)
-    stored = sum(m.stored() if isinstance(m, TTLinear) else
-                 sum(p.numel() for p in m.parameters()) for m in model)
-    return model, stored / dense, None
+    return model, sum(p.numel() for p in model.parameters()) / dense, None
 
 
-def torch_run(name, X, y, X_test, y_test, budget, threads, tt_shapes):
-    """(compression ratio, curve, epochs) of backpropagation on one experiment; ``tt_shapes``
-    are the mode shapes of nnbcd's TT layers (None for the others)."""
+def torch_run(name, X, y, X_test, y_test, budget, threads, tt_layer=None):
+    """(compression ratio, curve, epochs) of backpropagation on one experiment; ``tt_layer``
+    makes its tensor-train modules (``torch_model``; None for LeNet)."""
     import torch
     from torch.nn.utils import prune
 
@@ -184,7 +206,7 @@ def torch_run(name, X, y, X_test, y_test, budget, threads, tt_shapes):
     X = torch.from_numpy(np.ascontiguousarray(X, np.float32)).reshape(image)
     y = torch.from_numpy(np.asarray(y, np.int64))
     X_test_t = torch.from_numpy(np.ascontiguousarray(X_test, np.float32)).reshape(image)
-    model, ratio, to_prune = torch_model(name, tt_shapes)
+    model, ratio, to_prune = torch_model(name, tt_layer)
     optimiser = torch.optim.Adam(model.parameters(), lr=1e-3)
     generator = torch.Generator().manual_seed(SEED)
     curve = Curve(budget)
@@ -301,10 +323,14 @@ def main(argv=None):
         X, y = training_set(name, X_train, y_train, args.quick)
         model, curve, iterations = nnbcd_run(name, X, y, X_test, y_test, budgets[name], threads)
         record(name, "NN-BCD", model.compression_ratio, curve, iterations)
-        tt_shapes = [None if cores is None else tuple(core.shape[1] for core in cores)
-                     for cores in model.tt_cores]
-        record(name, "backprop (Adam)",
-               *torch_run(name, X, y, X_test, y_test, budgets[name], threads, tt_shapes))
+        if name == "lenet":
+            record(name, "backprop (Adam)",
+                   *torch_run(name, X, y, X_test, y_test, budgets[name], threads))
+        else:
+            for method, layers in (("backprop (Adam)", nnbcd_layout_layers),
+                                   ("tltorch (Adam)", tltorch_layers)):
+                record(name, method, *torch_run(name, X, y, X_test, y_test, budgets[name],
+                                                threads, layers(model.tt_cores)))
         plot(name, results[name], os.path.join(out, f"experiments_{name}.png"))
 
     with open(os.path.join(out, "experiments.json"), "w") as f:
