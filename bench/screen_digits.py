@@ -11,7 +11,8 @@ Keys: ``net`` (``tt8``: 64-256-256-10, both hidden layers TT rank 8, CR 0.064; `
 64-256-10, hidden layer 90 % pruned; ``dense``: 64-256-10), ``init``, ``init_scale`` (as in
 ``nnbcd.MLP``), ``preactivation_rms`` (rescale each layer's initial W so that its
 pre-activations on the training set have this RMS, layer by layer), ``input_scale`` (multiplies
-the inputs), ``standardised`` (default true; false: the pixels / 16), ``weight_decay`` (per
+the inputs), ``standardised`` (default true; false: the pixels / 16), ``centred`` (default
+false: subtract the training mean after the rest), ``weight_decay`` (per
 sample, as the estimators take it; default 0.003), ``iterations`` (200), ``seed`` (0); any
 other key goes to ``nnbcd.BCD``.
 """
@@ -56,9 +57,13 @@ def rescale_to_preactivation_rms(model, X, rms):
 
 
 def run(data, net, init="kaiming_normal", init_scale=1.0, preactivation_rms=None,
-        weight_decay=0.003, iterations=200, seed=0, input_scale=1.0, standardised=True, **bcd):
+        weight_decay=0.003, iterations=200, seed=0, input_scale=1.0, standardised=True,
+        centred=False, **bcd):
     X_train, X_test, y_train, y_test = data[standardised]
     X_train, X_test = input_scale * X_train, input_scale * X_test
+    if centred:
+        mean = X_train.mean(axis=0)
+        X_train, X_test = X_train - mean, X_test - mean
     sizes, spec = NETWORKS[net]
     compression = [spec() for _ in sizes[2:]] + [None]
     model = nnbcd.MLP(sizes, compression=compression, init=init, init_scale=init_scale,

@@ -19,7 +19,7 @@ from . import _validation as v
 from .bcd import BCD
 from .compression import Pruned, TensorTrain
 from .mlp import MLP
-from .recipes import TAU, recipe
+from .recipes import OVERWRITE_WEIGHTS, TAU, TAU_GROWTH, recipe
 
 COMPRESSIONS = (None, "prune", "tt")
 
@@ -36,13 +36,11 @@ _PARAMETERS_DOC = string.Template("""
         The coupling of compressed layers to their compressed copies, and its cap (see
         ``nnbcd.BCD``); unused without compression. With ``warm_start`` τ continues from where
         the previous fit stopped (``tau_``), not from ``tau``.
-    tau_growth : float > 0 or "auto", default="auto"
-        τ is multiplied by this after every iteration. "auto": 1.03 for tensor-train networks,
-        1 (fixed) otherwise (``nnbcd.recipes``).
-    overwrite_weights : bool or "auto", default="auto"
-        W_i <- G_i after every sweep (projected BCD, see ``nnbcd.BCD``). "auto": on for pruned
-        networks, which then reach their accuracy 4 times sooner than with a growing τ, off
-        otherwise (``nnbcd.recipes``).
+    tau_growth : float > 0, default=1.0
+        τ is multiplied by this after every iteration (1: held fixed).
+    overwrite_weights : bool, default=True
+        W_i <- G_i after every sweep (projected BCD, see ``nnbcd.BCD``): compressed networks
+        then reach their accuracy sooner than with a growing τ (``nnbcd.recipes``).
     weight_decay : float >= 0 or "auto", default="auto"
         L2 penalty per training sample: the objective's λ/2 Σ||W_i||² has
         λ = weight_decay × n_samples, so the same value suits small and large data sets
@@ -170,7 +168,8 @@ class NNBCDEstimator(BaseEstimator):
     # ≈ 0.98 test accuracy in about a second, on par with MLPClassifier, two TT hidden layers
     # at CR 0.064 ≈ 0.95, one pruned to 90 % ≈ 0.97; see README and ``nnbcd.recipes``.
     def __init__(self, hidden_layer_sizes=(256,), *, gamma=1.0, rho=1.0, alpha=1.0, tau=TAU,
-                 tau_growth="auto", tau_max=1e5, overwrite_weights="auto", weight_decay="auto",
+                 tau_growth=TAU_GROWTH, tau_max=1e5, overwrite_weights=OVERWRITE_WEIGHTS,
+                 weight_decay="auto",
                  init_scale="auto", max_iter=200,
                  compression=None, sparsity=0.9, tt_rank=8, early_stopping=False,
                  validation_fraction=0.1, n_iter_no_change=10, tol=1e-4, warm_start=False,
@@ -232,9 +231,7 @@ class NNBCDEstimator(BaseEstimator):
         chosen = recipe(self.compression)
         s = SimpleNamespace(
             hidden=_check_hidden_layer_sizes(self.hidden_layer_sizes),
-            tau_growth=chosen.tau_growth if _is_auto(self.tau_growth) else self.tau_growth,
-            overwrite_weights=(chosen.overwrite_weights if _is_auto(self.overwrite_weights)
-                               else _check_bool("overwrite_weights", self.overwrite_weights)),
+            overwrite_weights=_check_bool("overwrite_weights", self.overwrite_weights),
             weight_decay=(chosen.weight_decay if _is_auto(self.weight_decay)
                           else v.check_non_negative("weight_decay", self.weight_decay)),
             init_scale=(chosen.init_scale if _is_auto(self.init_scale)
@@ -254,7 +251,7 @@ class NNBCDEstimator(BaseEstimator):
         )
         # The schedule's own checks (gamma > 0, tau_max >= tau, ...), with BCD's messages.
         BCD(gamma=self.gamma, rho=self.rho, alpha=self.alpha, tau=self.tau,
-            tau_growth=s.tau_growth, tau_max=self.tau_max)
+            tau_growth=self.tau_growth, tau_max=self.tau_max)
         return s
 
     def _compression_specs(self, s, n_layers):
@@ -325,7 +322,7 @@ class NNBCDEstimator(BaseEstimator):
                         dtype=s.dtype)
             tau = self.tau
         trainer = BCD(gamma=self.gamma, rho=self.rho, alpha=self.alpha, tau=tau,
-                      tau_growth=s.tau_growth, tau_max=self.tau_max, n_threads=s.n_threads,
+                      tau_growth=self.tau_growth, tau_max=self.tau_max, n_threads=s.n_threads,
                       weight_decay=s.weight_decay * X.shape[0],
                       overwrite_weights=s.overwrite_weights)
 

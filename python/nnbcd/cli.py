@@ -27,12 +27,13 @@ from tqdm import tqdm
 from . import cli_data
 from ._native import DivergenceError
 from .bcd import BCD
+from .centring import fold_centre, input_centre
 from .compression import Pruned, TensorTrain
 from .convnet import ConvNet
 from .distributed import WorkerLostError, import_distributed
 from .mlp import MLP
 from .model_file import load
-from .recipes import TAU, recipe
+from .recipes import OVERWRITE_WEIGHTS, TAU, TAU_GROWTH, recipe
 from .threads import usable_cores
 
 
@@ -72,7 +73,7 @@ _POSITIVE_REAL = _number(float, lambda s: 0 < s < math.inf, "a positive finite n
 _NON_NEGATIVE_REAL = _number(float, lambda s: 0 <= s < math.inf, "a finite number >= 0")
 DEFAULT_TT_RANK = 8  # two 256-wide TT layers on digits: CR 0.064
 # BCD's settings that must be > 0; the others (tau, tau_max, weight decay) may be 0
-_POSITIVE_SETTINGS = ("gamma", "rho", "alpha")
+_POSITIVE_SETTINGS = ("gamma", "rho", "alpha", "tau_growth")
 
 
 def _bcd_default(name):
@@ -152,6 +153,10 @@ def _add_train(commands):
     data.add_argument("--scale", type=_POSITIVE_REAL,
                       help="multiply the raw inputs by this (default: digits 1/16, MNIST "
                       "1/255, files 1)")
+    data.add_argument("--centre", action=argparse.BooleanOptionalAction, default=True,
+                      help="train on the inputs minus their training mean (per channel for a "
+                      "convnet), folded into the first layer's bias afterwards: the model "
+                      "file takes the inputs uncentred (default: on)")
     model = train.add_argument_group("model")
     model.add_argument("--model", choices=["mlp", "convnet"], default="mlp")
     model.add_argument("--hidden", type=_COUNT, nargs="+", default=[256, 256], metavar="WIDTH",
@@ -177,18 +182,15 @@ def _add_train(commands):
     training.add_argument("--iterations", type=_COUNT, default=200, metavar="N",
                           help="BCD iterations (default: 200)")
     _add_threads(training)
-    defaults = {"tau": TAU}
-    for name in ("gamma", "rho", "alpha", "tau", "tau_max"):
+    defaults = {"tau": TAU, "tau_growth": TAU_GROWTH}
+    for name in ("gamma", "rho", "alpha", "tau", "tau_growth", "tau_max"):
         kind = _POSITIVE_REAL if name in _POSITIVE_SETTINGS else _NON_NEGATIVE_REAL
         default = defaults.get(name, _bcd_default(name))
         training.add_argument(f"--{name.replace('_', '-')}", type=kind, default=default,
                               help=f"see nnbcd.BCD (default: {default})")
-    training.add_argument("--tau-growth", type=_POSITIVE_REAL, metavar="G",
-                          help=f"see nnbcd.BCD (default: {recipe('tt').tau_growth:g} for tensor "
-                          f"trains, {recipe('prune').tau_growth:g} otherwise)")
     training.add_argument("--overwrite-weights", action=argparse.BooleanOptionalAction,
-                          help="W <- G after every sweep, projected BCD (see nnbcd.BCD; "
-                          "default: on for pruned networks)")
+                          default=OVERWRITE_WEIGHTS, help="W <- G after every sweep, projected "
+                          "BCD (see nnbcd.BCD; default: on)")
     training.add_argument("--weight-decay", type=_NON_NEGATIVE_REAL, metavar="L",
                           help="L2 penalty per training sample (default: "
                           f"{recipe('tt').weight_decay} for tensor trains, "
@@ -247,19 +249,29 @@ def train_command(args):
           f"{data.X_train.shape[1]} features, {len(data.classes)} classes")
     print(f"model: {_architecture(model)}, {_compression_summary(args)} (compression ratio "
           f"{model.compression_ratio:.4g}), {model.dtype.name}")
+    centre = (input_centre(model, data.X_train) if args.centre
+              else np.zeros(data.X_train.shape[1]))
     started = time.perf_counter()
     try:
-        history = _fit(args, trainer, model, data)
+        history = _fit(args, trainer, model, data, centre)
     except DivergenceError as error:  # the model holds the last good iteration: keep it
-        model.training_["data"] = data.record
+        _finish(args, model, data, centre)
         _write_outputs(args, model, error.history)
         raise
     seconds = time.perf_counter() - started
+    _finish(args, model, data, centre)
     print(f"{_accuracy(model, data, args.threads)}, compression ratio "
           f"{model.compression_ratio:.4g}, after {len(history)} iterations, {seconds:.2f} s")
-    model.training_["data"] = data.record
     print("wrote " + ", ".join(str(path) for path in _write_outputs(args, model, history)))
     return 0
+
+
+def _finish(args, model, data, centre):
+    """Fold the inputs' centre into ``model`` (which then takes them uncentred) and record
+    the data it was trained on."""
+    fold_centre(model, centre)
+    model.training_["data"] = data.record
+    model.training_["centred_inputs"] = args.centre
 
 
 def _option(value, default):
@@ -327,19 +339,21 @@ def _trainer(args, n_samples):
     chosen = recipe(_compression_kind(args))
     weight_decay = _option(args.weight_decay, chosen.weight_decay)
     return BCD(gamma=args.gamma, rho=args.rho, alpha=args.alpha, tau=args.tau,
-               tau_growth=_option(args.tau_growth, chosen.tau_growth), tau_max=args.tau_max,
-               overwrite_weights=_option(args.overwrite_weights, chosen.overwrite_weights),
+               tau_growth=args.tau_growth, tau_max=args.tau_max,
+               overwrite_weights=args.overwrite_weights,
                n_threads=args.threads, weight_decay=weight_decay * n_samples)
 
 
-def _fit(args, trainer, model, data):
-    """Train ``model`` with a progress bar (stderr), resuming from and saving to --checkpoint;
-    returns the ``History``. Ctrl-C stops after the current iteration (``BCD.fit`` warns) and
-    keeps what was trained."""
+def _fit(args, trainer, model, data, centre):
+    """Train ``model`` on the inputs minus ``centre`` with a progress bar (stderr), resuming
+    from and saving to --checkpoint; returns the ``History``. Ctrl-C stops after the current
+    iteration (``BCD.fit`` warns) and keeps what was trained."""
+    centre = centre.astype(data.X_train.dtype)
     with _Bar(total=args.iterations, desc="train", unit="it", disable=args.quiet,
               file=sys.stderr) as bar, _dask_client(args) as client:
-        return trainer.fit(model, data.X_train, data.y_train, args.iterations,
-                           validation=(data.X_test, data.y_test), eval_every=args.eval_every,
+        return trainer.fit(model, data.X_train - centre, data.y_train, args.iterations,
+                           validation=(data.X_test - centre, data.y_test),
+                           eval_every=args.eval_every,
                            callbacks=[lambda state, history: _advance(bar, history)],
                            checkpoint=args.checkpoint, checkpoint_every=args.checkpoint_every,
                            client=client)
