@@ -73,7 +73,7 @@ _POSITIVE_REAL = _number(float, lambda s: 0 < s < math.inf, "a positive finite n
 _NON_NEGATIVE_REAL = _number(float, lambda s: 0 <= s < math.inf, "a finite number >= 0")
 DEFAULT_TT_RANK = 8  # two 256-wide TT layers on digits: CR 0.064
 # BCD's settings that must be > 0; the others (tau, tau_max, weight decay) may be 0
-_POSITIVE_SETTINGS = ("gamma", "rho", "alpha", "tau_growth")
+_POSITIVE_SETTINGS = ("alpha", "tau_growth")
 
 
 def _bcd_default(name):
@@ -182,8 +182,13 @@ def _add_train(commands):
     training.add_argument("--iterations", type=_COUNT, default=200, metavar="N",
                           help="BCD iterations (default: 200)")
     _add_threads(training)
+    for name in ("gamma", "rho"):
+        training.add_argument(f"--{name}", type=_POSITIVE_REAL,
+                              help=f"see nnbcd.BCD (default: {getattr(recipe('tt'), name):g} "
+                              f"for compressed networks, {getattr(recipe(None), name):g} for "
+                              "dense ones)")
     defaults = {"tau": TAU, "tau_growth": TAU_GROWTH}
-    for name in ("gamma", "rho", "alpha", "tau", "tau_growth", "tau_max"):
+    for name in ("alpha", "tau", "tau_growth", "tau_max"):
         kind = _POSITIVE_REAL if name in _POSITIVE_SETTINGS else _NON_NEGATIVE_REAL
         default = defaults.get(name, _bcd_default(name))
         training.add_argument(f"--{name.replace('_', '-')}", type=kind, default=default,
@@ -338,7 +343,8 @@ def _trainer(args, n_samples):
     """The ``BCD`` trainer of ``args``; the weight decay is per training sample."""
     chosen = recipe(_compression_kind(args))
     weight_decay = _option(args.weight_decay, chosen.weight_decay)
-    return BCD(gamma=args.gamma, rho=args.rho, alpha=args.alpha, tau=args.tau,
+    return BCD(gamma=_option(args.gamma, chosen.gamma), rho=_option(args.rho, chosen.rho),
+               alpha=args.alpha, tau=args.tau,
                tau_growth=args.tau_growth, tau_max=args.tau_max,
                overwrite_weights=args.overwrite_weights,
                n_threads=args.threads, weight_decay=weight_decay * n_samples)

@@ -19,6 +19,13 @@ and on MNIST (``bench/suite.py``):
   paper's CNN at rank 40 at 0.85 (0.81). On digits both schedules end within a point of each
   other at iteration 200 once the inputs are centred, which the estimators (standardising) and
   ``nnbcd train`` (centring) do.
+- Compressed networks weigh the activation and linear terms by γ = ρ = 5: the deployed
+  network then follows the fit more closely. The TT MLP is at 0.872 at iteration 100 (0.832
+  at γ = ρ = 1), the CNN at 0.85 at iteration 50 (0.79), LeNet at 0.894 at 100 (0.878);
+  digits' TT network at 0.949 at 200 (0.944), its pruned one at 0.975 (0.974), ``nnbcd
+  train --sparsity 0.9`` at 0.963 (0.955). Only ``nnbcd train``'s TT main job, on digits / 16,
+  is lower: 0.931 against 0.945 over 10 seeds. Dense networks keep γ = ρ = 1 (digits: 0.980
+  against 0.973).
 """
 
 from dataclasses import dataclass
@@ -33,17 +40,20 @@ OVERWRITE_WEIGHTS = True  # W_i <- G_i after every sweep
 class Recipe:
     init_scale: float    # multiplies kaiming-normal's standard deviation
     weight_decay: float  # per training sample: λ = weight_decay × n_samples
+    gamma: float = 1.0   # the objective's activation ...
+    rho: float = 1.0     # ... and linear coupling
 
     def bcd_settings(self, n_samples):
         """``nnbcd.BCD``'s arguments (but the threads) for ``n_samples`` training samples."""
-        return dict(tau=TAU, tau_growth=TAU_GROWTH, overwrite_weights=OVERWRITE_WEIGHTS,
+        return dict(gamma=self.gamma, rho=self.rho, tau=TAU, tau_growth=TAU_GROWTH,
+                    overwrite_weights=OVERWRITE_WEIGHTS,
                     weight_decay=self.weight_decay * n_samples)
 
 
 RECIPES = {
     "dense": Recipe(init_scale=1.0, weight_decay=0.003),
-    "prune": Recipe(init_scale=1.0, weight_decay=0.003),
-    "tt": Recipe(init_scale=0.01, weight_decay=0.0003),
+    "prune": Recipe(init_scale=1.0, weight_decay=0.003, gamma=5.0, rho=5.0),
+    "tt": Recipe(init_scale=0.01, weight_decay=0.0003, gamma=5.0, rho=5.0),
 }
 
 
