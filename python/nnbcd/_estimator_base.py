@@ -172,10 +172,9 @@ class NNBCDEstimator(BaseEstimator):
     # ≈ 0.98 test accuracy in about a second, on par with MLPClassifier, two TT hidden layers
     # at CR 0.064 ≈ 0.95, one pruned to 90 % ≈ 0.97; see README and ``nnbcd.recipes``.
     def __init__(self, hidden_layer_sizes=(256,), *, gamma="auto", rho="auto", alpha=1.0,
-                 tau=TAU,
-                 tau_growth=TAU_GROWTH, tau_max=1e5, overwrite_weights=OVERWRITE_WEIGHTS,
-                 weight_decay="auto",
-                 init_scale="auto", max_iter=200,
+                 tau=TAU, tau_growth=TAU_GROWTH, tau_max=1e5,
+                 overwrite_weights=OVERWRITE_WEIGHTS, weight_decay="auto", init_scale="auto",
+                 max_iter=200,
                  compression=None, sparsity=0.9, tt_rank=8, early_stopping=False,
                  validation_fraction=0.1, n_iter_no_change=10, tol=1e-4, warm_start=False,
                  random_state=None, n_threads=0, dtype="float32", standardize=True,

@@ -254,8 +254,7 @@ def train_command(args):
           f"{data.X_train.shape[1]} features, {len(data.classes)} classes")
     print(f"model: {_architecture(model)}, {_compression_summary(args)} (compression ratio "
           f"{model.compression_ratio:.4g}), {model.dtype.name}")
-    centre = (input_centre(model, data.X_train) if args.centre
-              else np.zeros(data.X_train.shape[1]))
+    centre = input_centre(model, data.X_train) if args.centre else None
     started = time.perf_counter()
     try:
         history = _fit(args, trainer, model, data, centre)
@@ -272,9 +271,10 @@ def train_command(args):
 
 
 def _finish(args, model, data, centre):
-    """Fold the inputs' centre into ``model`` (which then takes them uncentred) and record
-    the data it was trained on."""
-    fold_centre(model, centre)
+    """Fold the inputs' centre (None: not centred) into ``model``, which then takes them
+    uncentred, and record the data it was trained on."""
+    if centre is not None:
+        fold_centre(model, centre)
     model.training_["data"] = data.record
     model.training_["centred_inputs"] = args.centre
 
@@ -351,14 +351,17 @@ def _trainer(args, n_samples):
 
 
 def _fit(args, trainer, model, data, centre):
-    """Train ``model`` on the inputs minus ``centre`` with a progress bar (stderr), resuming
-    from and saving to --checkpoint; returns the ``History``. Ctrl-C stops after the current
-    iteration (``BCD.fit`` warns) and keeps what was trained."""
-    centre = centre.astype(data.X_train.dtype)
+    """Train ``model`` on the inputs minus ``centre`` (None: as they are) with a progress bar
+    (stderr), resuming from and saving to --checkpoint; returns the ``History``. Ctrl-C stops
+    after the current iteration (``BCD.fit`` warns) and keeps what was trained."""
+    X_train, X_test = data.X_train, data.X_test
+    if centre is not None:  # a centred copy only where asked for: the data may be large
+        centre = centre.astype(X_train.dtype)
+        X_train, X_test = X_train - centre, X_test - centre
     with _Bar(total=args.iterations, desc="train", unit="it", disable=args.quiet,
               file=sys.stderr) as bar, _dask_client(args) as client:
-        return trainer.fit(model, data.X_train - centre, data.y_train, args.iterations,
-                           validation=(data.X_test - centre, data.y_test),
+        return trainer.fit(model, X_train, data.y_train, args.iterations,
+                           validation=(X_test, data.y_test),
                            eval_every=args.eval_every,
                            callbacks=[lambda state, history: _advance(bar, history)],
                            checkpoint=args.checkpoint, checkpoint_every=args.checkpoint_every,
