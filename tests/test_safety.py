@@ -128,9 +128,11 @@ def test_early_stopping_needs_validation_data():
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 @pytest.mark.parametrize("network", [_network, _tt_network])
-def test_interrupted_and_resumed_run_equals_an_uninterrupted_one(tmp_path, dtype, network):
+@pytest.mark.parametrize("extrapolation", [False, True])
+def test_interrupted_and_resumed_run_equals_an_uninterrupted_one(tmp_path, dtype, network,
+                                                                  extrapolation):
     X, y = _problem(dtype)
-    trainer = nnbcd.BCD(tau_growth=1.2)
+    trainer = nnbcd.BCD(tau_growth=1.2, extrapolation=extrapolation)
     reference = network(dtype)
     expected = trainer.fit(reference, X, y, 8)
 

@@ -68,6 +68,10 @@ class PySamples : public Samples<T> {
   void parameters_changed(Index i) override {
     PYBIND11_OVERRIDE_PURE(void, Samples<T>, parameters_changed, i);
   }
+  void extrapolate(T beta) override { PYBIND11_OVERRIDE_PURE(void, Samples<T>, extrapolate, beta); }
+  void undo_extrapolation() override {
+    PYBIND11_OVERRIDE_PURE(void, Samples<T>, undo_extrapolation, );
+  }
 };
 
 template <class T>
@@ -161,6 +165,13 @@ void bind_samples(py::module_& m, const std::string& s) {
            },
            py::arg("net"), py::arg("n_threads") = 0)
       .def("parameters_changed", [](State& s, Index i) { s.shard->parameters_changed(i); })
+      .def("extrapolate",
+           [](State& s, T beta, int n_threads) {
+             ThreadScope scope(n_threads);
+             s.shard->extrapolate(beta);
+           },
+           py::arg("beta"), py::arg("n_threads") = 0, release_gil())
+      .def("undo_extrapolation", [](State& s) { s.shard->undo_extrapolation(); }, release_gil())
       .def("restore",
            [](State& s, const Mlp<T>& net, std::vector<Matrix<T>> U, std::vector<Matrix<T>> V) {
              py::gil_scoped_release release;

@@ -68,7 +68,7 @@ TensorTrain<T> tt_from_numpy(const std::vector<CArray<T>>& cores) {
 template <class T>
 Hyperparameters<T> hyperparameters(T gamma, T rho, T alpha, T tau, T tau_growth, T tau_max,
                                    T weight_decay, Index dense_iterations, bool train_bias,
-                                   bool overwrite_weights) {
+                                   bool overwrite_weights, bool extrapolation) {
   Hyperparameters<T> h;
   h.gamma = gamma;
   h.rho = rho;
@@ -80,6 +80,7 @@ Hyperparameters<T> hyperparameters(T gamma, T rho, T alpha, T tau, T tau_growth,
   h.dense_iterations = dense_iterations;
   h.train_bias = train_bias;
   h.overwrite_weights = overwrite_weights;
+  h.extrapolation = extrapolation;
   return h;
 }
 
@@ -281,13 +282,14 @@ void bind_scalar(py::module_& m, const std::string& s) {
   py::class_<TrainingState<T>>(m, ("Bcd" + s).c_str(), py::module_local())
       .def(py::init([](Mlp<T>& net, py::object samples, T gamma, T rho, T alpha, T tau,
                        T tau_growth, T tau_max, T weight_decay, Index dense_iterations,
-                       bool train_bias, bool overwrite_weights, int n_threads) {
+                       bool train_bias, bool overwrite_weights, bool extrapolation,
+                       int n_threads) {
              Samples<T>& held = samples.cast<Samples<T>&>();
              auto state = std::make_unique<TrainingState<T>>();
              state->samples = std::move(samples);
              const Hyperparameters<T> h =
                  hyperparameters(gamma, rho, alpha, tau, tau_growth, tau_max, weight_decay,
-                                 dense_iterations, train_bias, overwrite_weights);
+                                 dense_iterations, train_bias, overwrite_weights, extrapolation);
              py::gil_scoped_release release;
              state->bcd = std::make_unique<Bcd<T>>(net, held, h, n_threads);
              return state;
@@ -295,16 +297,18 @@ void bind_scalar(py::module_& m, const std::string& s) {
            py::keep_alive<1, 2>(), py::arg("net"), py::arg("samples"), py::arg("gamma"),
            py::arg("rho"), py::arg("alpha"), py::arg("tau"), py::arg("tau_growth"),
            py::arg("tau_max"), py::arg("weight_decay"), py::arg("dense_iterations"),
-           py::arg("train_bias"), py::arg("overwrite_weights"), py::arg("n_threads"))
+           py::arg("train_bias"), py::arg("overwrite_weights"),
+           py::arg("extrapolation"), py::arg("n_threads"))
       .def(py::init([](Mlp<T>& net, CArray<T> X, CArray<T> Y, T gamma, T rho, T alpha, T tau,
                        T tau_growth, T tau_max, T weight_decay, Index dense_iterations,
-                       bool train_bias, bool overwrite_weights, int n_threads) {
+                       bool train_bias, bool overwrite_weights, bool extrapolation,
+                       int n_threads) {
              auto state = std::make_unique<TrainingState<T>>();
              state->X = std::move(X);
              state->Y = std::move(Y);
              const Hyperparameters<T> h =
                  hyperparameters(gamma, rho, alpha, tau, tau_growth, tau_max, weight_decay,
-                                 dense_iterations, train_bias, overwrite_weights);
+                                 dense_iterations, train_bias, overwrite_weights, extrapolation);
              const auto x = columns(state->X, "X");
              const auto y = columns(state->Y, "Y");
              py::gil_scoped_release release;
@@ -314,7 +318,8 @@ void bind_scalar(py::module_& m, const std::string& s) {
            py::keep_alive<1, 2>(), py::arg("net"), py::arg("X"), py::arg("Y"), py::arg("gamma"),
            py::arg("rho"), py::arg("alpha"), py::arg("tau"), py::arg("tau_growth"),
            py::arg("tau_max"), py::arg("weight_decay"), py::arg("dense_iterations"),
-           py::arg("train_bias"), py::arg("overwrite_weights"), py::arg("n_threads"))
+           py::arg("train_bias"), py::arg("overwrite_weights"),
+           py::arg("extrapolation"), py::arg("n_threads"))
       .def_property(
           "tau",
           [](TrainingState<T>& s) {
@@ -344,6 +349,37 @@ void bind_scalar(py::module_& m, const std::string& s) {
              s.bcd->restore(iteration, scheduled_tau, std::move(U), std::move(V));
            },
            py::arg("iteration"), py::arg("scheduled_tau"), py::arg("U"), py::arg("V"))
+      .def_property_readonly("restarts",
+                             [](TrainingState<T>& s) {
+                               std::lock_guard<std::mutex> lock(s.mutex);
+                               return s.bcd->restarts();
+                             })
+      .def("extrapolation_state",
+           [](TrainingState<T>& s) {
+             std::lock_guard<std::mutex> lock(s.mutex);
+             const auto& kept = s.bcd->kept_point();
+             std::vector<Matrix<T>> W, U, V;
+             std::vector<Vector<T>> b;
+             for (Index i = 0; i < kept.n_layers(); ++i) {
+               W.push_back(kept.layer(i).W);
+               b.push_back(kept.layer(i).b);
+             }
+             if (s.bcd->momentum() > 1)
+               for (Index i = 0; i < kept.n_layers(); ++i) {
+                 U.push_back(s.bcd->kept_U(i));
+                 V.push_back(s.bcd->kept_V(i));
+               }
+             return py::make_tuple(s.bcd->momentum(), s.bcd->restarts(), W, b, U, V);
+           })
+      .def("restore_extrapolation",
+           [](TrainingState<T>& s, Index momentum, Index restarts, std::vector<Matrix<T>> W,
+              std::vector<Vector<T>> b, std::vector<Matrix<T>> U, std::vector<Matrix<T>> V) {
+             py::gil_scoped_release release;
+             std::lock_guard<std::mutex> lock(s.mutex);
+             s.bcd->restore_extrapolation(momentum, restarts, W, b, std::move(U), std::move(V));
+           },
+           py::arg("momentum"), py::arg("restarts"), py::arg("W"), py::arg("b"), py::arg("U"),
+           py::arg("V"))
       .def("restore_schedule",
            [](TrainingState<T>& s, Index iteration, T scheduled_tau) {
              std::lock_guard<std::mutex> lock(s.mutex);
@@ -392,6 +428,7 @@ void bind_scalar(py::module_& m, const std::string& s) {
              d["G"] = b.g;
              d["snapshot"] = b.snapshot;
              d["objective"] = b.objective;
+             d["extrapolation"] = b.extrapolation;
              return d;
            })
       .def("U", [](TrainingState<T>& s, Index i) { return Matrix<T>(s.bcd->U(i)); })

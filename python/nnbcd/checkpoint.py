@@ -4,7 +4,9 @@ A checkpoint is a safetensors file in the model file's container (``nnbcd.model_
 deployed network as in a model file, plus the training weights W_i of compressed layers, the
 lifted variables U_i and V_i, and under the metadata key "checkpoint" the iteration, the τ of
 the schedule, the trainer's settings, a SHA-256 of the training data and the history so far.
-Resuming with the same data, settings and thread count gives bit-identical results.
+A run with ``extrapolation`` also stores the point its last sweep ended at ("extrapolation.*"
+tensors) and Nesterov's t. Resuming with the same data, settings and thread count gives
+bit-identical results (a Dask run's extrapolation restarts its t instead).
 """
 
 import dataclasses
@@ -59,6 +61,16 @@ def save_checkpoint(state, history, path):
         # (d_i, n) column-major from the core: its transpose is C-contiguous without a copy.
         tensors[f"training.{i}.U"] = np.ascontiguousarray(U.T)
         tensors[f"training.{i}.V"] = np.ascontiguousarray(V.T)
+    kept = state.extrapolation_state() if state.trainer.extrapolation else None
+    if kept is not None:
+        t, restarts, W, b, U, V = kept
+        meta["checkpoint"]["extrapolation"] = {"t": int(t), "restarts": int(restarts)}
+        for i in range(model.n_layers):
+            tensors[f"extrapolation.{i}.weight"] = np.ascontiguousarray(W[i])
+            tensors[f"extrapolation.{i}.bias"] = np.ascontiguousarray(b[i])
+        for i, (u, v) in enumerate(zip(U, V)):
+            tensors[f"extrapolation.{i}.U"] = np.ascontiguousarray(u.T)
+            tensors[f"extrapolation.{i}.V"] = np.ascontiguousarray(v.T)
     write_atomic(encode(meta, tensors), path)
 
 
@@ -76,7 +88,9 @@ def restore_checkpoint(state, path):
                              f"supported (this nnbcd reads version {VERSION})")
     model = state.model
     _check_same("network", _architecture(meta), _architecture(_metadata(model)), source)
-    _check_same("trainer settings", saved.get("trainer"), state.trainer.settings(), source)
+    # checkpoints from before extrapolation existed ran without it
+    trainer = {"extrapolation": False, **(saved.get("trainer") or {})}
+    _check_same("trainer settings", trainer, state.trainer.settings(), source)
     if saved.get("data_sha256") != state.fingerprint():
         raise ValueError(f"checkpoint {source} was written for different training data (X, y); "
                          "resume with the data it was trained on, or start a new checkpoint")
@@ -86,10 +100,11 @@ def restore_checkpoint(state, path):
         names = [[f"training.{i}.{kind}" for i in range(model.n_layers)] for kind in "UV"]
         lifted = [[np.asarray(_tensor(tensors, name, (n, d), dtype)).T
                    for name, d in zip(kind, model.sizes[1:])] for kind in names]
-        unexpected = sorted(set(tensors) - used - set(names[0]) - set(names[1]))
+        kept, kept_names = _kept_point(model, saved, tensors, n)
+        unexpected = sorted(set(tensors) - used - set(names[0]) - set(names[1]) - kept_names)
         if unexpected:
             raise ModelFileError(f"unexpected tensors {unexpected}")
-        state.restore(saved["iteration"], saved["scheduled_tau"], *lifted)
+        state.restore(saved["iteration"], saved["scheduled_tau"], *lifted, extrapolation=kept)
         history = History(**saved["history"])
     except ModelFileError as e:
         raise ModelFileError(f"{source}: {e}") from None
@@ -97,6 +112,27 @@ def restore_checkpoint(state, path):
         raise ModelFileError(f"{source}: inconsistent checkpoint ({e})") from None
     model.training_ = meta.get("training")
     return history
+
+
+def _kept_point(model, saved, tensors, n):
+    """The extrapolation's state as ``TrainingState.restore`` takes it (None: not saved), and
+    the names of the tensors it used."""
+    if "extrapolation" not in saved:
+        return None, set()
+    t, restarts = int(saved["extrapolation"]["t"]), int(saved["extrapolation"]["restarts"])
+    layers = range(model.n_layers)
+    names = {f"extrapolation.{i}.{kind}" for i in layers for kind in ("weight", "bias")}
+    W = [_tensor(tensors, f"extrapolation.{i}.weight", model.weights[i].shape, model.dtype)
+         for i in layers]
+    b = [_tensor(tensors, f"extrapolation.{i}.bias", model.biases[i].shape, model.dtype)
+         for i in layers]
+    U, V = [], []
+    if t > 1:
+        for i, d in zip(layers, model.sizes[1:]):
+            U.append(np.asarray(_tensor(tensors, f"extrapolation.{i}.U", (n, d), model.dtype)).T)
+            V.append(np.asarray(_tensor(tensors, f"extrapolation.{i}.V", (n, d), model.dtype)).T)
+            names |= {f"extrapolation.{i}.U", f"extrapolation.{i}.V"}
+    return (t, restarts, W, b, U, V), names
 
 
 def _architecture(meta):

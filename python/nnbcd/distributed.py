@@ -99,6 +99,12 @@ class ShardActor:
         self._set_parameters(changed)
         return self._shard.objective_sums(self._model._net, self._n_threads)
 
+    def extrapolate(self, beta):
+        self._shard.extrapolate(beta, self._n_threads)
+
+    def undo_extrapolation(self):
+        self._shard.undo_extrapolation()
+
     def correct(self, model_bytes):
         """How many of this shard's samples the deployed model classifies right."""
         model = loads(model_bytes)
@@ -145,6 +151,12 @@ class _DaskShards:
 
     def parameters_changed(self, i):
         self._changed.add(i)
+
+    def extrapolate(self, beta):
+        self.call("extrapolate", beta)
+
+    def undo_extrapolation(self):
+        self.call("undo_extrapolation")
 
     def _changes(self, net):
         changes = {i: (np.array(net.weight(i)), np.array(net.bias(i)))
@@ -259,7 +271,12 @@ class DistributedTrainingState(TrainingState):
         V = [np.concatenate([p[1][i] for p in parts], axis=1) for i in range(self.model.n_layers)]
         return U, V
 
-    def restore(self, iteration, scheduled_tau, U, V):
+    def extrapolation_state(self):
+        """None: the point a Dask run's last sweep ended at stays on the workers, and a resumed
+        run restarts Nesterov's t."""
+        return None
+
+    def restore(self, iteration, scheduled_tau, U, V, extrapolation=None):
         bounds = np.concatenate([[0], np.cumsum(self.shards.counts)])
         for k in range(len(self.shards.counts)):
             a, b = bounds[k], bounds[k + 1]

@@ -34,6 +34,7 @@ from dataclasses import dataclass
 TAU = 5.0  # τ, held fixed
 TAU_GROWTH = 1.0
 OVERWRITE_WEIGHTS = True  # W_i <- G_i after every sweep
+EXTRAPOLATION = True  # every block moved on along the sweep's step, safeguarded by Φ
 
 
 @dataclass(frozen=True)
@@ -46,7 +47,7 @@ class Recipe:
     def bcd_settings(self, n_samples):
         """``nnbcd.BCD``'s arguments (but the threads) for ``n_samples`` training samples."""
         return dict(gamma=self.gamma, rho=self.rho, tau=TAU, tau_growth=TAU_GROWTH,
-                    overwrite_weights=OVERWRITE_WEIGHTS,
+                    overwrite_weights=OVERWRITE_WEIGHTS, extrapolation=EXTRAPOLATION,
                     weight_decay=self.weight_decay * n_samples)
 
 

@@ -34,7 +34,8 @@ class TrainingState:
         self._state = cls(model._net, *samples, trainer.gamma, trainer.rho, trainer.alpha,
                           trainer.tau, trainer.tau_growth, trainer.tau_max, trainer.weight_decay,
                           trainer.dense_iterations, trainer.train_bias,
-                          trainer.overwrite_weights, trainer.n_threads)
+                          trainer.overwrite_weights, trainer.extrapolation,
+                          trainer.n_threads)
 
     @property
     def n_samples(self):
@@ -69,6 +70,12 @@ class TrainingState:
         """The τ of the schedule (what ``tau`` becomes once a dense warm start is over)."""
         return self._state.scheduled_tau
 
+    @property
+    def restarts(self):
+        """How many extrapolations (``BCD(extrapolation=True)``) were undone because Φ would
+        have risen."""
+        return self._state.restarts
+
     def objective(self):
         """Φ at the current point: ``total``, ``loss`` and one entry per term."""
         return self._state.objective()
@@ -96,11 +103,20 @@ class TrainingState:
         layers = range(self.model.n_layers)
         return [self._state.U(i) for i in layers], [self._state.V(i) for i in layers]
 
-    def restore(self, iteration, scheduled_tau, U, V):
+    def restore(self, iteration, scheduled_tau, U, V, extrapolation=None):
         """Continue from a checkpoint: the network holds the saved parameters already; this
-        sets the iteration, the schedule's τ and the lifted variables (lists of (d_i, n))."""
+        sets the iteration, the schedule's τ and the lifted variables (lists of (d_i, n)), and
+        ``extrapolation``, what ``extrapolation_state`` returned (None: start it afresh)."""
         self._state.restore(iteration, scheduled_tau, U, V)
+        if extrapolation is not None:
+            self._state.restore_extrapolation(*extrapolation)
         self.iteration = iteration
+
+    def extrapolation_state(self):
+        """(t, restarts, W, b, U, V): what continues the extrapolation exactly — the next t of
+        Nesterov's sequence, the restarts so far, and the point the last sweep ended at (U, V
+        empty before the second sweep)."""
+        return self._state.extrapolation_state()
 
     def save_checkpoint(self, path, history=None):
         """Write everything needed to continue this run to ``path`` (see ``nnbcd.checkpoint``)."""

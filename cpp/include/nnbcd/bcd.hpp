@@ -35,7 +35,7 @@ class Bcd {
   // object. The network is trained in place. U and V start from the network's forward pass.
   Bcd(Mlp<T>& net, ConstMatrixMap<T> X, ConstMatrixMap<T> Y, const Hyperparameters<T>& h,
       int n_threads = 0)
-      : net_(net), h_(h), n_threads_(n_threads), last_good_(net) {
+      : net_(net), h_(h), n_threads_(n_threads), last_good_(net), previous_(net) {
     h_.validate();
     ThreadScope scope(n_threads_);
     local_ = std::make_unique<ShardSamples<T>>(net, X, Y);
@@ -46,7 +46,7 @@ class Bcd {
   // Samples held elsewhere (shards in other processes, see Samples), borrowed: they must
   // outlive this object and have been lifted with the network's current W and b.
   Bcd(Mlp<T>& net, Samples<T>& samples, const Hyperparameters<T>& h, int n_threads = 0)
-      : net_(net), h_(h), n_threads_(n_threads), last_good_(net), samples_(&samples) {
+      : net_(net), h_(h), n_threads_(n_threads), last_good_(net), samples_(&samples), previous_(net) {
     h_.validate();
     ThreadScope scope(n_threads_);
     start();
@@ -129,6 +129,8 @@ class Bcd {
     h.validate();
     h_ = h;
     iteration_ = iteration;
+    previous_ = net_;
+    momentum_ = 1;
     all_parameters_changed();
     diverged_ = false;
   }
@@ -139,6 +141,43 @@ class Bcd {
     if (iteration < 0) throw std::invalid_argument("nnbcd: iteration must be >= 0");
     local().restore(net_, std::move(U), std::move(V));
     restore(iteration, scheduled_tau);
+  }
+
+  // The extrapolation's state (see extrapolate): t of the next one (1: none yet), how many were
+  // undone, and the point the last sweep ended at (parameters here, lifted variables on the
+  // samples of a single-process run; U, V are empty while t is 1).
+  Index momentum() const { return momentum_; }
+  Index restarts() const { return restarts_; }
+  const Mlp<T>& kept_point() const { return previous_; }
+  const Matrix<T>& kept_U(Index i) const { return local().previous_U().at(std::size_t(i)); }
+  const Matrix<T>& kept_V(Index i) const { return local().previous_V().at(std::size_t(i)); }
+
+  // Continues the extrapolation of a single-process run from a checkpoint (after restore).
+  void restore_extrapolation(Index momentum, Index restarts, const std::vector<Matrix<T>>& W,
+                             const std::vector<Vector<T>>& b, std::vector<Matrix<T>> U,
+                             std::vector<Matrix<T>> V) {
+    if (momentum < 1 || restarts < 0)
+      throw std::invalid_argument("nnbcd: extrapolation momentum must be >= 1, restarts >= 0");
+    if (static_cast<Index>(W.size()) != n_layers() || static_cast<Index>(b.size()) != n_layers())
+      throw std::invalid_argument("nnbcd: the kept point needs W and b for every layer");
+    if ((momentum > 1) != !U.empty())
+      throw std::invalid_argument("nnbcd: the kept point's U and V go with momentum > 1");
+    Mlp<T> kept = net_;
+    for (Index i = 0; i < n_layers(); ++i) {
+      Layer<T>& l = kept.layer(i);
+      const auto& w = W[std::size_t(i)];
+      const auto& c = b[std::size_t(i)];
+      if (w.rows() != l.W.rows() || w.cols() != l.W.cols() || c.size() != l.b.size() ||
+          !w.allFinite() || !c.allFinite())
+        throw std::invalid_argument("nnbcd: the kept point's W_" + std::to_string(i) +
+                                    " or b_" + std::to_string(i) + " has the wrong shape");
+      l.W = w;
+      l.b = c;
+    }
+    local().restore_kept(net_, std::move(U), std::move(V));
+    previous_ = std::move(kept);
+    momentum_ = momentum;
+    restarts_ = restarts;
   }
 
   // Seconds spent in each block since the run started.
@@ -205,7 +244,50 @@ class Bcd {
             samples_->parameters_changed(i);
           }
     }
+    if (h_.extrapolation) extrapolate();
     if (iteration_ >= h_.dense_iterations) h_.tau = std::min(h_.tau * h_.tau_growth, h_.tau_max);
+  }
+
+  // The point x the sweep ended at, moved on to y = x + beta (x - x_before) in every block (the
+  // lifted U, V on the samples; W, b here, G_i <- P(W_i) of the moved W_i, and W_i <- G_i where
+  // overwrite_weights), with Nesterov's beta = (t - 1) / (t + 2). y is kept only where Phi(y) <=
+  // Phi(x), at this sweep's tau; else the run stays at x and t restarts. Then
+  // Phi never rises at a fixed tau, as for the sweep alone; the kept point is where the next
+  // sweep starts, and its W V products are the ones that sweep needs.
+  void extrapolate() {
+    ScopedSeconds timer(seconds_.extrapolation);
+    if (momentum_ == 1) {  // the first sweep: no step to move along yet
+      previous_ = net_;
+      samples_->extrapolate(T(0));
+      momentum_ = 2;
+      return;
+    }
+    const T beta = T(momentum_ - 1) / T(momentum_ + 2);
+    const double at_sweep = objective().total();
+    Mlp<T> swept = net_;
+    for (Index i = 0; i < n_layers(); ++i) {
+      Layer<T>& l = net_.layer(i);
+      const Layer<T>& before = previous_.layer(i);
+      l.W += beta * (l.W - before.W);
+      l.b += beta * (l.b - before.b);
+    }
+    net_.project(iteration_ + 1);
+    for (Index i = 0; i < n_layers(); ++i) {
+      if (h_.overwrite_weights && net_.layer(i).compressed()) net_.layer(i).W = net_.layer(i).G;
+      samples_->parameters_changed(i);
+    }
+    samples_->extrapolate(beta);
+    if (objective().total() <= at_sweep) {
+      previous_ = std::move(swept);
+      ++momentum_;
+      return;
+    }
+    net_ = swept;
+    previous_ = std::move(swept);
+    all_parameters_changed();
+    samples_->undo_extrapolation();
+    momentum_ = 2;
+    ++restarts_;
   }
 
   // The centre of layer i's weight sums, picked by its input's moments (see InputMoments): a
@@ -238,6 +320,9 @@ class Bcd {
   std::unique_ptr<ShardSamples<T>> local_;  // the samples of a single-process run
   Samples<T>* samples_ = nullptr;
   std::optional<Vector<T>> first_centre_;  // of the first layer's weight sums
+  Mlp<T> previous_;     // the parameters of the point the last sweep ended at (extrapolation)
+  Index momentum_ = 1;  // t of the next extrapolation (1: the first, which only keeps x)
+  Index restarts_ = 0;  // extrapolations undone because Phi would have risen
   bool diverged_ = false;
   BlockSeconds seconds_;
 };

@@ -12,6 +12,7 @@ struct BlockSeconds {
   double g = 0;          // step 7: the projections G_i (TT-SVD, thresholding)
   double snapshot = 0;   // the copy of the parameters that a failed step is undone from
   double objective = 0;  // Phi, when asked for
+  double extrapolation = 0;  // the extrapolated point and the two Phi that decide on it
 };
 
 // Adds the seconds between its construction and destruction to `total`.

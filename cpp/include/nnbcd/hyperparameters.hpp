@@ -24,6 +24,10 @@ struct Hyperparameters {
   // After each sweep also set W_i <- G_i (projected BCD on W itself, as the authors' notebooks
   // do). Off by default: it voids the monotone decrease of Phi.
   bool overwrite_weights = false;
+  // After each sweep move every block (U, V, W, b; G re-projected) on along the last sweep's
+  // step, x + beta (x - x_previous) with Nesterov's beta_t = (t - 1) / (t + 2), and keep the
+  // move only where Phi does not rise (else restart t): Phi stays monotone at fixed tau.
+  bool extrapolation = false;
 
   void validate() const {
     auto positive = [](T v, const char* name) {

@@ -65,27 +65,53 @@ class Shard {
   // W_i or b_i of the network changed: W_i V_{i-1} must be recomputed.
   void parameters_changed(Index i) { product_valid_.at(static_cast<std::size_t>(i)) = false; }
 
-  // Replaces the lifted variables (a run continued from a checkpoint).
+  // Replaces the lifted variables (a run continued from a checkpoint); no point is kept for
+  // extrapolation until restore_kept.
   void restore(const Mlp<T>& net, std::vector<Matrix<T>> U, std::vector<Matrix<T>> V) {
-    const Index N = n_layers();
-    if (static_cast<Index>(U.size()) != N || static_cast<Index>(V.size()) != N)
-      throw std::invalid_argument("nnbcd: U and V need one matrix per layer");
-    for (Index i = 0; i < N; ++i) {
-      const auto& u = U[static_cast<std::size_t>(i)];
-      const auto& v = V[static_cast<std::size_t>(i)];
-      const Index rows = net.sizes()[static_cast<std::size_t>(i + 1)];
-      if (u.rows() != rows || u.cols() != n_samples() || v.rows() != rows ||
-          v.cols() != n_samples())
-        throw std::invalid_argument("nnbcd: U_" + std::to_string(i) + " and V_" +
-                                    std::to_string(i) + " must be " + std::to_string(rows) +
-                                    " x " + std::to_string(n_samples()));
-      if (!u.allFinite() || !v.allFinite())
-        throw std::invalid_argument("nnbcd: U and V must be finite");
-    }
+    check_lifted(net, U, V);
     U_ = std::move(U);
     V_ = std::move(V);
+    previous_U_.clear();
+    previous_V_.clear();
     product_valid_.assign(product_valid_.size(), false);
   }
+
+  // Replaces the point kept for extrapolation (empty U and V: none).
+  void restore_kept(const Mlp<T>& net, std::vector<Matrix<T>> U, std::vector<Matrix<T>> V) {
+    if (!U.empty() || !V.empty()) check_lifted(net, U, V);
+    previous_U_ = std::move(U);
+    previous_V_ = std::move(V);
+  }
+
+  // Extrapolation of the lifted variables (see Bcd): the point the last sweep ended at, x, is
+  // kept; extrapolate(beta) moves U, V to x + beta (x - x_before), where x_before is the point
+  // kept the time before (the first call only keeps x), and undo_extrapolation goes back to x.
+  void extrapolate(T beta) {
+    if (previous_U_.empty()) {
+      previous_U_ = U_;
+      previous_V_ = V_;
+      return;
+    }
+    for (std::size_t i = 0; i < U_.size(); ++i) {
+      // previous <- x + beta (x - previous), then swap: the new point in U_, x kept exactly
+      previous_U_[i] = U_[i] + beta * (U_[i] - previous_U_[i]);
+      previous_V_[i] = V_[i] + beta * (V_[i] - previous_V_[i]);
+      previous_U_[i].swap(U_[i]);
+      previous_V_[i].swap(V_[i]);
+    }
+    product_valid_.assign(product_valid_.size(), false);
+  }
+
+  void undo_extrapolation() {
+    if (previous_U_.empty()) return;
+    U_ = previous_U_;
+    V_ = previous_V_;
+    product_valid_.assign(product_valid_.size(), false);
+  }
+
+  // The point the last sweep ended at (empty before the first extrapolation).
+  const std::vector<Matrix<T>>& previous_U() const { return previous_U_; }
+  const std::vector<Matrix<T>>& previous_V() const { return previous_V_; }
 
   // Steps 1-2 for the output layer, or steps 4-5 for hidden layer i (with the network's new
   // W_{i+1}, b_{i+1} and its W_i, b_i of the sweep's start).
@@ -163,6 +189,25 @@ class Shard {
   }
 
  private:
+  void check_lifted(const Mlp<T>& net, const std::vector<Matrix<T>>& U,
+                    const std::vector<Matrix<T>>& V) const {
+    const Index N = n_layers();
+    if (static_cast<Index>(U.size()) != N || static_cast<Index>(V.size()) != N)
+      throw std::invalid_argument("nnbcd: U and V need one matrix per layer");
+    for (Index i = 0; i < N; ++i) {
+      const auto& u = U[static_cast<std::size_t>(i)];
+      const auto& v = V[static_cast<std::size_t>(i)];
+      const Index rows = net.sizes()[static_cast<std::size_t>(i + 1)];
+      if (u.rows() != rows || u.cols() != n_samples() || v.rows() != rows ||
+          v.cols() != n_samples())
+        throw std::invalid_argument("nnbcd: U_" + std::to_string(i) + " and V_" +
+                                    std::to_string(i) + " must be " + std::to_string(rows) +
+                                    " x " + std::to_string(n_samples()));
+      if (!u.allFinite() || !v.allFinite())
+        throw std::invalid_argument("nnbcd: U and V must be finite");
+    }
+  }
+
   template <class E>
   static double squared_norm(const Eigen::MatrixBase<E>& e) {
     return e.template cast<double>().squaredNorm();
@@ -193,6 +238,7 @@ class Shard {
   Matrix<T> patches_;         // im2col(X) when the first layer is a convolution
   WeightSums<T> first_input_;  // input part of the first layer's sums (its input is fixed)
   std::vector<Matrix<T>> U_, V_, WV_;
+  std::vector<Matrix<T>> previous_U_, previous_V_;  // the point kept for extrapolation
   std::vector<bool> product_valid_;
   BlockSeconds seconds_;
 };
