@@ -19,7 +19,7 @@ from . import _validation as v
 from .bcd import BCD
 from .compression import Pruned, TensorTrain
 from .mlp import MLP
-from .recipes import EXTRAPOLATION, OVERWRITE_WEIGHTS, TAU, TAU_GROWTH, recipe
+from .recipes import OVERWRITE_WEIGHTS, TAU, TAU_GROWTH, recipe
 
 COMPRESSIONS = (None, "prune", "tt")
 
@@ -45,9 +45,10 @@ _PARAMETERS_DOC = string.Template("""
     overwrite_weights : bool, default=True
         W_i <- G_i after every sweep (projected BCD, see ``nnbcd.BCD``): compressed networks
         then reach their accuracy sooner than with a growing τ (``nnbcd.recipes``).
-    extrapolation : bool, default=True
+    extrapolation : bool or "auto", default="auto"
         Move every block on along each sweep's step where Φ does not rise (Nesterov's
-        sequence, see ``nnbcd.BCD``): the same accuracy in fewer iterations.
+        sequence, see ``nnbcd.BCD``): the same accuracy in fewer iterations. "auto": on for
+        compressed networks, off for dense ones (``nnbcd.recipes``).
     weight_decay : float >= 0 or "auto", default="auto"
         L2 penalty per training sample: the objective's λ/2 Σ||W_i||² has
         λ = weight_decay × n_samples, so the same value suits small and large data sets
@@ -176,7 +177,7 @@ class NNBCDEstimator(BaseEstimator):
     # at CR 0.064 ≈ 0.95, one pruned to 90 % ≈ 0.97; see README and ``nnbcd.recipes``.
     def __init__(self, hidden_layer_sizes=(256,), *, gamma="auto", rho="auto", alpha=1.0,
                  tau=TAU, tau_growth=TAU_GROWTH, tau_max=1e5,
-                 overwrite_weights=OVERWRITE_WEIGHTS, extrapolation=EXTRAPOLATION,
+                 overwrite_weights=OVERWRITE_WEIGHTS, extrapolation="auto",
                  weight_decay="auto", init_scale="auto", max_iter=200, compression=None,
                  sparsity=0.9, tt_rank=8, early_stopping=False,
                  validation_fraction=0.1, n_iter_no_change=10, tol=1e-4, warm_start=False,
@@ -242,7 +243,8 @@ class NNBCDEstimator(BaseEstimator):
             gamma=chosen.gamma if _is_auto(self.gamma) else self.gamma,
             rho=chosen.rho if _is_auto(self.rho) else self.rho,
             overwrite_weights=_check_bool("overwrite_weights", self.overwrite_weights),
-            extrapolation=_check_bool("extrapolation", self.extrapolation),
+            extrapolation=(chosen.extrapolation if _is_auto(self.extrapolation)
+                           else _check_bool("extrapolation", self.extrapolation)),
             weight_decay=(chosen.weight_decay if _is_auto(self.weight_decay)
                           else v.check_non_negative("weight_decay", self.weight_decay)),
             init_scale=(chosen.init_scale if _is_auto(self.init_scale)

@@ -33,7 +33,7 @@ from .convnet import ConvNet
 from .distributed import WorkerLostError, import_distributed
 from .mlp import MLP
 from .model_file import load
-from .recipes import EXTRAPOLATION, OVERWRITE_WEIGHTS, TAU, TAU_GROWTH, recipe
+from .recipes import OVERWRITE_WEIGHTS, TAU, TAU_GROWTH, recipe
 from .threads import usable_cores
 
 
@@ -197,8 +197,9 @@ def _add_train(commands):
                           default=OVERWRITE_WEIGHTS, help="W <- G after every sweep, projected "
                           "BCD (see nnbcd.BCD; default: on)")
     training.add_argument("--extrapolation", action=argparse.BooleanOptionalAction,
-                          default=EXTRAPOLATION, help="move every block on along each sweep's "
-                          "step where the objective does not rise (see nnbcd.BCD; default: on)")
+                          help="move every block on along each sweep's step where the "
+                          "objective does not rise (see nnbcd.BCD; default: on for compressed "
+                          "networks, off for dense ones)")
     training.add_argument("--weight-decay", type=_NON_NEGATIVE_REAL, metavar="L",
                           help="L2 penalty per training sample (default: "
                           f"{recipe('tt').weight_decay} for tensor trains, "
@@ -349,7 +350,7 @@ def _trainer(args, n_samples):
     return BCD(gamma=_option(args.gamma, chosen.gamma), rho=_option(args.rho, chosen.rho),
                alpha=args.alpha, tau=args.tau,
                tau_growth=args.tau_growth, tau_max=args.tau_max,
-               overwrite_weights=args.overwrite_weights, extrapolation=args.extrapolation,
+               overwrite_weights=args.overwrite_weights, extrapolation=_option(args.extrapolation, chosen.extrapolation),
                n_threads=args.threads, weight_decay=weight_decay * n_samples)
 
 
