@@ -3,8 +3,9 @@ so that variants can be tried: extrapolate every block (V, U, W, b) after each e
 safeguarded by Phi (the library's is the "nesterov" variant). LeNet-300-100 from
 bench/suite.py, on a subset (data="mnist:10000"); results: bench/results/extrapolation.md.
 
-    python bench/prototype_extrapolation.py '{"data": "mnist:10000", "dense": true, "gamma": 5, "rho": 5, "beta": "nesterov"}'
-    python bench/prototype_extrapolation.py '{"data": "mnist:10000", "beta": "nesterov", "lifted_only": true}'
+    python bench/prototype_extrapolation.py \
+        '{"data": "mnist:10000", "dense": true, "gamma": 5, "rho": 5, "beta": "nesterov"}'
+    (beta 0, 0.5, 0.9 or "nesterov"; "lifted_only": true; without "dense": the pruned network)
 
 
 Z~ = Z_k + beta (Z_k - Z_{k-1}) for all blocks jointly; accepted only when Phi(Z~) <= Phi(Z_k),
@@ -64,7 +65,8 @@ def run(problem="lenet", dense=False, iterations=100, every=10, seed=0, beta=0.0
     X = X.astype(dt); Xt = Xt.astype(dt)
     r = recipe(None if dense else p.kind)
     s = {**r.bcd_settings(len(X)), **over}
-    gamma, rho, alpha, tau, lam = s["gamma"], s["rho"], s.get("alpha", 1.0), s["tau"], s["weight_decay"]
+    gamma, rho, tau, lam = s["gamma"], s["rho"], s["tau"], s["weight_decay"]
+    alpha = s.get("alpha", 1.0)
     model = p.network(r.init_scale, seed)
     N = model.n_layers
     pruned = [(not dense) and p.kind == "prune" and i < N - 1 for i in range(N)]
@@ -80,7 +82,8 @@ def run(problem="lenet", dense=False, iterations=100, every=10, seed=0, beta=0.0
         u = W[i] @ prev + b[i][:, None]
         U.append(u); V.append(np.maximum(u, 0) if i + 1 < N else u.copy())
         prev = V[-1]
-    G = [np.where(topk_mask(W[i], keep), W[i], 0).astype(dt) if pruned[i] else None for i in range(N)]
+    G = [np.where(topk_mask(W[i], keep), W[i], 0).astype(dt) if pruned[i] else None
+         for i in range(N)]
     last = None
     t = 0
     restarts = 0

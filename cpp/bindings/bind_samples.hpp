@@ -68,7 +68,9 @@ class PySamples : public Samples<T> {
   void parameters_changed(Index i) override {
     PYBIND11_OVERRIDE_PURE(void, Samples<T>, parameters_changed, i);
   }
-  void extrapolate(T beta) override { PYBIND11_OVERRIDE_PURE(void, Samples<T>, extrapolate, beta); }
+  void extrapolate(T beta) override {
+    PYBIND11_OVERRIDE_PURE(void, Samples<T>, extrapolate, beta);
+  }
   void undo_extrapolation() override {
     PYBIND11_OVERRIDE_PURE(void, Samples<T>, undo_extrapolation, );
   }

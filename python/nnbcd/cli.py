@@ -350,7 +350,8 @@ def _trainer(args, n_samples):
     return BCD(gamma=_option(args.gamma, chosen.gamma), rho=_option(args.rho, chosen.rho),
                alpha=args.alpha, tau=args.tau,
                tau_growth=args.tau_growth, tau_max=args.tau_max,
-               overwrite_weights=args.overwrite_weights, extrapolation=_option(args.extrapolation, chosen.extrapolation),
+               overwrite_weights=args.overwrite_weights,
+               extrapolation=_option(args.extrapolation, chosen.extrapolation),
                n_threads=args.threads, weight_decay=weight_decay * n_samples)
 
 

@@ -46,7 +46,12 @@ class Bcd {
   // Samples held elsewhere (shards in other processes, see Samples), borrowed: they must
   // outlive this object and have been lifted with the network's current W and b.
   Bcd(Mlp<T>& net, Samples<T>& samples, const Hyperparameters<T>& h, int n_threads = 0)
-      : net_(net), h_(h), n_threads_(n_threads), last_good_(net), samples_(&samples), previous_(net) {
+      : net_(net),
+        h_(h),
+        n_threads_(n_threads),
+        last_good_(net),
+        samples_(&samples),
+        previous_(net) {
     h_.validate();
     ThreadScope scope(n_threads_);
     start();
