@@ -41,6 +41,16 @@ def forward_acc(W, b, X, y):
     return float(np.mean(h.argmax(0) == y))
 
 
+def lifted_blocks(i, W, b, U, V, V_prev, Y, gamma, rho, alpha):
+    """Steps 1-2 (the output layer) or 4-5 (a hidden one) of layer i, in place."""
+    if i == len(W) - 1:
+        V[i] = blocks.output_v(Y, U[i], V[i], gamma, alpha)
+        U[i] = blocks.output_u(V[i], W[i], b[i], V_prev, gamma, rho)
+    else:
+        V[i] = blocks.hidden_v(U[i], U[i + 1], W[i + 1], b[i + 1], rho, gamma)
+        U[i] = blocks.hidden_u(V[i], V_prev, W[i], b[i], U[i], rho, gamma, alpha)
+
+
 def phi(W, b, U, V, X, Y, gamma, rho, lam):
     N = len(W)
     total = 0.5 * np.sum((V[-1] - Y) ** 2) + 0.5 * gamma * np.sum((V[-1] - U[-1]) ** 2)
@@ -55,7 +65,7 @@ def phi(W, b, U, V, X, Y, gamma, rho, lam):
 
 
 def run(problem="lenet", dense=False, iterations=100, every=10, seed=0, beta=0.0,
-        dtype="float32", data=None, dense_iters=0, lifted_only=False, **over):
+        dtype="float32", data=None, lifted_only=False, **over):
     import dataclasses
     p = suite.PROBLEMS[problem]
     if data:
@@ -92,17 +102,12 @@ def run(problem="lenet", dense=False, iterations=100, every=10, seed=0, beta=0.0
     for k in range(1, iterations + 1):
         for i in range(N - 1, -1, -1):
             Vp = Xc if i == 0 else V[i - 1]
-            if i == N - 1:
-                V[i] = blocks.output_v(Y, U[i], V[i], gamma, alpha)
-                U[i] = blocks.output_u(V[i], W[i], b[i], Vp, gamma, rho)
-            else:
-                V[i] = blocks.hidden_v(U[i], U[i + 1], W[i + 1], b[i + 1], rho, gamma)
-                U[i] = blocks.hidden_u(V[i], Vp, W[i], b[i], U[i], rho, gamma, alpha)
-            tt = tau if pruned[i] and k > dense_iters else 0.0
+            lifted_blocks(i, W, b, U, V, Vp, Y, gamma, rho, alpha)
+            tt = tau if pruned[i] else 0.0
             W[i] = blocks.weights(U[i], Vp, W[i], b[i], rho, alpha, lam, tt, G[i])
             b[i] = blocks.bias(U[i], Vp, W[i], b[i], rho, alpha)
         for i in range(N):
-            if pruned[i] and k >= dense_iters:
+            if pruned[i]:
                 G[i] = np.where(topk_mask(W[i], keep), W[i], 0).astype(dt)
                 W[i] = G[i]
         current = (list(W), list(b), list(U), list(V))
@@ -113,14 +118,14 @@ def run(problem="lenet", dense=False, iterations=100, every=10, seed=0, beta=0.0
             if lifted_only:
                 ext[0], ext[1] = list(W), list(b)
             for i in range(N):
-                if pruned[i] and k >= dense_iters:
+                if pruned[i]:
                     ext[0][i] = np.where(topk_mask(ext[0][i], keep), ext[0][i], 0).astype(dt)
             f_cur = phi(*current, Xc, Y, gamma, rho, lam)
             f_ext = phi(*ext, Xc, Y, gamma, rho, lam)
             if f_ext <= f_cur:
                 W, b, U, V = ext
                 for i in range(N):
-                    if pruned[i] and k >= dense_iters:
+                    if pruned[i]:
                         G[i] = W[i]
             else:
                 t = 0

@@ -24,7 +24,7 @@ import nnbcd
 from nnbcd import blocks
 from nnbcd.recipes import recipe
 import suite
-from prototype_extrapolation import forward_acc, topk_mask
+from prototype_extrapolation import forward_acc, lifted_blocks, topk_mask
 
 
 def masked_refit(U, Vp, W_old, b, mask, rho, prox, lam, gram=None):
@@ -92,12 +92,7 @@ def run(problem="lenet", mode="refit", iterations=100, every=10, seed=0, remask=
     for k in range(1, iterations + 1):
         for i in range(N - 1, -1, -1):
             Vp = Xc if i == 0 else V[i - 1]
-            if i == N - 1:
-                V[i] = blocks.output_v(Y, U[i], V[i], gamma, alpha)
-                U[i] = blocks.output_u(V[i], W[i], b[i], Vp, gamma, rho)
-            else:
-                V[i] = blocks.hidden_v(U[i], U[i + 1], W[i + 1], b[i + 1], rho, gamma)
-                U[i] = blocks.hidden_u(V[i], Vp, W[i], b[i], U[i], rho, gamma, alpha)
+            lifted_blocks(i, W, b, U, V, Vp, Y, gamma, rho, alpha)
             if pruned[i] and mode in ("refit", "keep"):
                 gram = gX if i == 0 else Vp @ Vp.T
                 if mode == "refit" or k % remask == 0:
