@@ -41,14 +41,27 @@ def forward_acc(W, b, X, y):
     return float(np.mean(h.argmax(0) == y))
 
 
-def lifted_blocks(i, W, b, U, V, V_prev, Y, gamma, rho, alpha):
-    """Steps 1-2 (the output layer) or 4-5 (a hidden one) of layer i, in place."""
+def forward_lifted(W, b, X):
+    """U, V of the network's forward pass on X (d_0 x n): where BCD starts."""
+    U, V, prev = [], [], X
+    for i in range(len(W)):
+        U.append(W[i] @ prev + b[i][:, None])
+        V.append(np.maximum(U[-1], 0) if i + 1 < len(W) else U[-1].copy())
+        prev = V[-1]
+    return U, V
+
+
+def lifted_blocks(i, W, b, U, V, X, Y, gamma, rho, alpha):
+    """Steps 1-2 (the output layer) or 4-5 (a hidden one) of layer i, in place; returns the
+    layer's input (what its W multiplies)."""
+    V_prev = X if i == 0 else V[i - 1]
     if i == len(W) - 1:
         V[i] = blocks.output_v(Y, U[i], V[i], gamma, alpha)
         U[i] = blocks.output_u(V[i], W[i], b[i], V_prev, gamma, rho)
     else:
         V[i] = blocks.hidden_v(U[i], U[i + 1], W[i + 1], b[i + 1], rho, gamma)
         U[i] = blocks.hidden_u(V[i], V_prev, W[i], b[i], U[i], rho, gamma, alpha)
+    return V_prev
 
 
 def phi(W, b, U, V, X, Y, gamma, rho, lam):
@@ -86,12 +99,7 @@ def run(problem="lenet", dense=False, iterations=100, every=10, seed=0, beta=0.0
     n = len(X)
     Y = np.zeros((10, n), dt); Y[y, np.arange(n)] = 1
     Xc = X.T.copy()
-    U, V = [], []
-    prev = Xc
-    for i in range(N):
-        u = W[i] @ prev + b[i][:, None]
-        U.append(u); V.append(np.maximum(u, 0) if i + 1 < N else u.copy())
-        prev = V[-1]
+    U, V = forward_lifted(W, b, Xc)
     G = [np.where(topk_mask(W[i], keep), W[i], 0).astype(dt) if pruned[i] else None
          for i in range(N)]
     last = None
@@ -101,8 +109,7 @@ def run(problem="lenet", dense=False, iterations=100, every=10, seed=0, beta=0.0
     t0 = time.time()
     for k in range(1, iterations + 1):
         for i in range(N - 1, -1, -1):
-            Vp = Xc if i == 0 else V[i - 1]
-            lifted_blocks(i, W, b, U, V, Vp, Y, gamma, rho, alpha)
+            Vp = lifted_blocks(i, W, b, U, V, Xc, Y, gamma, rho, alpha)
             tt = tau if pruned[i] else 0.0
             W[i] = blocks.weights(U[i], Vp, W[i], b[i], rho, alpha, lam, tt, G[i])
             b[i] = blocks.bias(U[i], Vp, W[i], b[i], rho, alpha)

@@ -24,7 +24,7 @@ import nnbcd
 from nnbcd import blocks
 from nnbcd.recipes import recipe
 import suite
-from prototype_extrapolation import forward_acc, lifted_blocks, topk_mask
+from prototype_extrapolation import forward_acc, forward_lifted, lifted_blocks, topk_mask
 
 
 def masked_refit(U, Vp, W_old, b, mask, rho, prox, lam, gram=None):
@@ -76,12 +76,7 @@ def run(problem="lenet", mode="refit", iterations=100, every=10, seed=0, remask=
     n = len(X)
     Y = np.zeros((10, n)); Y[y, np.arange(n)] = 1
     Xc = X.T.copy()
-    U, V = [], []
-    prev = Xc
-    for i in range(N):
-        u = W[i] @ prev + b[i][:, None]
-        U.append(u); V.append(np.maximum(u, 0) if i + 1 < N else u.copy())
-        prev = V[-1]
+    U, V = forward_lifted(W, b, Xc)
     masks = [topk_mask(W[i], keep) if pruned[i] else None for i in range(N)]
     G = [np.where(masks[i], W[i], 0) if pruned[i] else None for i in range(N)]
     if mode in ("refit", "keep"):
@@ -91,8 +86,7 @@ def run(problem="lenet", mode="refit", iterations=100, every=10, seed=0, remask=
     t0 = time.time()
     for k in range(1, iterations + 1):
         for i in range(N - 1, -1, -1):
-            Vp = Xc if i == 0 else V[i - 1]
-            lifted_blocks(i, W, b, U, V, Vp, Y, gamma, rho, alpha)
+            Vp = lifted_blocks(i, W, b, U, V, Xc, Y, gamma, rho, alpha)
             if pruned[i] and mode in ("refit", "keep"):
                 gram = gX if i == 0 else Vp @ Vp.T
                 if mode == "refit" or k % remask == 0:
