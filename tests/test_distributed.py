@@ -88,6 +88,19 @@ def test_same_iteration_as_one_process_with_uneven_shards(client, kind):
     assert history.train_accuracy[-1] == reference_history.train_accuracy[-1]
 
 
+@pytest.mark.parametrize("kind", ["dense", "tt"])
+def test_extrapolation_as_in_one_process(client, kind):
+    X, y = _data()
+    trainer = nnbcd.BCD(tau=1.0, tau_growth=1.0, weight_decay=0.01, extrapolation=True,
+                        n_threads=1)
+    reference = NETWORKS[kind]()
+    reference_history = trainer.fit(reference, X, y, ITERATIONS)
+    model = NETWORKS[kind]()
+    history = trainer.fit(model, da.from_array(X, chunks=(50, X.shape[1])), y, ITERATIONS,
+                          client=client)
+    _assert_same_run(history, model, reference_history, reference, 1e-10)
+
+
 def test_numpy_input_split_over_the_workers_in_float32(client):
     X, y = _data(n=200)
     reference = nnbcd.MLP([12, 16, 10, 3], seed=4, dtype="float32")

@@ -234,7 +234,8 @@ def test_block_seconds_account_for_the_steps(small_problem):
     X, y = small_problem
     model = nnbcd.MLP([5, 64, 32, 3], seed=0, compression=[nnbcd.Pruned(0.5), None, None])
     state = nnbcd.BCD(tau=1.0).start(model, X, y)
-    assert set(state.block_seconds()) == {"V", "U", "W", "G", "snapshot", "objective"}
+    assert set(state.block_seconds()) == {"V", "U", "W", "G", "snapshot", "objective",
+                                          "extrapolation"}
     assert all(seconds == 0 for seconds in state.block_seconds().values())
     started = time.perf_counter()
     for _ in range(5):
@@ -242,7 +243,16 @@ def test_block_seconds_account_for_the_steps(small_problem):
     elapsed = time.perf_counter() - started
     blocks = state.block_seconds()
     assert all(blocks[k] > 0 for k in ("V", "U", "W", "G", "snapshot"))
-    assert blocks["objective"] == 0  # never asked for
+    assert blocks["objective"] == blocks["extrapolation"] == 0  # never asked for
     assert sum(blocks.values()) <= elapsed
     state.objective()
     assert state.block_seconds()["objective"] > 0
+
+    extrapolated = nnbcd.BCD(tau=1.0, extrapolation=True).start(model, X, y)
+    started = time.perf_counter()
+    for _ in range(5):
+        extrapolated.step()
+    elapsed = time.perf_counter() - started
+    blocks = extrapolated.block_seconds()
+    assert blocks["extrapolation"] > 0 and blocks["objective"] == 0  # its Φ are its own
+    assert sum(blocks.values()) <= elapsed

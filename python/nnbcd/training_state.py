@@ -84,7 +84,8 @@ class TrainingState:
         """Wall-clock seconds spent since the run started in each block of the iteration: ``V``
         (steps 1, 4), ``U`` (steps 2, 5, with the W V products they need), ``W`` (steps 3, 6,
         weights and biases), ``G`` (step 7, the projections), ``snapshot`` (the copy a failed
-        step is undone from) and ``objective``."""
+        step is undone from), ``objective`` (when asked for) and ``extrapolation`` (the moved
+        point, its projections and the two Φ that decide on it)."""
         return self._state.block_seconds()
 
     def rollback(self):

@@ -199,6 +199,11 @@ class Bcd {
   Objective objective() {
     ThreadScope scope(n_threads_);
     ScopedSeconds timer(seconds_.objective);
+    return evaluate_objective();
+  }
+
+ private:
+  Objective evaluate_objective() {
     const ObjectiveSums sums = samples_->objective_sums(net_);
     Objective o;
     o.activation = 0.5 * double(h_.gamma) * sums.activation;
@@ -212,7 +217,6 @@ class Bcd {
     return o;
   }
 
- private:
   template <class E>
   static double squared_norm(const Eigen::MatrixBase<E>& e) {
     return e.template cast<double>().squaredNorm();
@@ -268,7 +272,7 @@ class Bcd {
       return;
     }
     const T beta = T(momentum_ - 1) / T(momentum_ + 2);
-    const double at_sweep = objective().total();
+    const double at_sweep = evaluate_objective().total();
     Mlp<T> swept = net_;
     for (Index i = 0; i < n_layers(); ++i) {
       Layer<T>& l = net_.layer(i);
@@ -282,7 +286,7 @@ class Bcd {
       samples_->parameters_changed(i);
     }
     samples_->extrapolate(beta);
-    if (objective().total() <= at_sweep) {
+    if (evaluate_objective().total() <= at_sweep) {
       previous_ = std::move(swept);
       ++momentum_;
       return;
