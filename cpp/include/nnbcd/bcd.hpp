@@ -175,7 +175,8 @@ class Bcd {
       if (w.rows() != l.W.rows() || w.cols() != l.W.cols() || c.size() != l.b.size() ||
           !w.allFinite() || !c.allFinite())
         throw std::invalid_argument("nnbcd: the kept point's W_" + std::to_string(i) +
-                                    " or b_" + std::to_string(i) + " has the wrong shape");
+                                    " or b_" + std::to_string(i) +
+                                    " has the wrong shape or is not finite");
       l.W = w;
       l.b = c;
     }
