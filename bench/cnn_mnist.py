@@ -8,7 +8,7 @@ the time to 98 % test accuracy; then seconds per iteration and the memory estima
     python bench/cnn_mnist.py [--iterations 200] [--eval-every 10] [--rank 40] [--threads 0]
                               [--tau-growth 1.15] [--overwrite-weights] [--full-iterations 1]
                               [--preset notebook] [--bcd JSON] [--init JSON]
-                              [--checkpoint PATH]
+                              [--checkpoint PATH] [--dtype float32]
 
 ``--preset notebook`` is the authors' notebooks' setting: W ~ 0.01·N(0, 1), biases frozen at
 zero, γ = ρ = 5, α = 1, τ = 0.1 fixed, the first projection at rank 700, W ← G after every
@@ -37,7 +37,7 @@ W3_SHAPE = (4,) * 10
 NOTEBOOK_INITIAL_RANK = 700
 
 
-def paper_cnn(rank, seed, preset=None, init=None):
+def paper_cnn(rank, seed, preset=None, init=None, dtype="float32"):
     """The paper's CNN; ``preset="notebook"``: initialised and first projected as the authors'
     notebooks do; ``init``: ConvNet's ``init``/``init_scale`` arguments over the preset's."""
     notebook = preset == "notebook"
@@ -47,7 +47,7 @@ def paper_cnn(rank, seed, preset=None, init=None):
     init = {**(dict(init="normal", init_scale=0.01) if notebook else {}), **(init or {})}
     return nnbcd.ConvNet(input_shape=(28, 28, 1), filters=32, kernel=3, stride=2,
                          hidden=(1024, 1024), n_classes=10, compression=compression, seed=seed,
-                         **init)
+                         dtype=dtype, **init)
 
 
 def trainer_for(preset, threads, tau_growth, overwrite_weights, overrides=None):
@@ -93,22 +93,24 @@ def main(argv=None):
     parser.add_argument("--init", type=json.loads, default={},
                         help='JSON object of the ConvNet\'s init and init_scale over the '
                              'preset\'s, e.g. \'{"init_scale": 0.01}\'')
+    parser.add_argument("--dtype", choices=["float32", "float64"], default="float32",
+                        help="the network's and the data's floating-point type")
     parser.add_argument("--full-iterations", type=int, default=1,
                         help="iterations timed on all 60,000 training images (0: skip)")
     parser.add_argument("--checkpoint", type=Path, default=None,
                         help="save the run here at every evaluation; resume from it if it exists")
     args = parser.parse_args(argv)
 
-    X_all, y_all, X_test, y_test = load_mnist(args.mnist)
+    X_all, y_all, X_test, y_test = load_mnist(args.mnist, dtype=args.dtype)
     X_train, y_train = training_subset(X_all, y_all, args.train_size, args.seed)
-    model = paper_cnn(args.rank, args.seed, args.preset, args.init)
+    model = paper_cnn(args.rank, args.seed, args.preset, args.init, args.dtype)
     trainer = trainer_for(args.preset, args.threads, args.tau_growth, args.overwrite_weights,
                           args.bcd)
     tt_layers = [1, 2]
     stored = sum(sum(c.size for c in model.tt_cores[i]) for i in tt_layers)
     dense = sum(model.weights[i].size for i in tt_layers)
     print(f"command: python bench/cnn_mnist.py {' '.join(sys.argv[1:] if argv is None else argv)}")
-    print(f"network {model}, float32, {args.train_size} training images (seed {args.seed}), "
+    print(f"network {model}, {args.train_size} training images (seed {args.seed}), "
           f"TT rank {args.rank}: CR of W2+W3 {stored / dense:.4f} (cores {stored} / dense "
           f"{dense}), whole-network CR {model.compression_ratio:.4f}")
     print(f"memory estimate for training (lifted variables, patches, largest system): "
@@ -142,7 +144,7 @@ def main(argv=None):
     del state
 
     if args.full_iterations:
-        full = paper_cnn(args.rank, args.seed, args.preset, args.init)
+        full = paper_cnn(args.rank, args.seed, args.preset, args.init, args.dtype)
         print(f"\nall {len(X_all)} training images: memory estimate "
               f"{full.training_bytes(len(X_all)) / 2**30:.2f} GiB", flush=True)
         state = trainer.start(full, X_all, y_all)

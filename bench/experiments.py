@@ -29,6 +29,10 @@ Writes experiments.md (the table), experiments.json (every curve) and one PNG pe
     python bench/experiments.py                     # 1200 s per method (cnn), 600 (tt-mlp), 300 (lenet)
     python bench/experiments.py --quick             # smoke run: small subsets, 10 s budgets
     python bench/experiments.py --only lenet,tt-mlp --budget 300
+    python bench/experiments.py --only cnn-r40 --methods nnbcd --keep bench/results/experiments.json
+
+``--methods`` runs only some of the methods; with ``--keep FILE`` the others' rows are taken
+from an earlier run's experiments.json (same experiments, budgets and machine) and marked so.
 """
 
 import argparse
@@ -43,6 +47,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from machine import cpu_name  # noqa: E402
+import suite  # noqa: E402
 
 MNIST = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "shared", "data",
                      "mnist")
@@ -53,6 +58,8 @@ BUDGETS = {"cnn-r40": 1200.0, "cnn-r220": 1200.0, "tt-mlp": 600.0, "lenet": 300.
 EXPERIMENTS = tuple(BUDGETS)
 POINTS = 20
 SEED = 0
+# --methods names -> the table's method labels
+METHODS = {"nnbcd": "NN-BCD", "adam": "backprop (Adam)", "tltorch": "tltorch (Adam)"}
 
 
 # ----------------------------------------------------------------------------- data
@@ -93,8 +100,6 @@ class Curve:
 def nnbcd_run(name, X, y, X_test, y_test, budget, threads):
     """(model, curve, iterations) of NN-BCD on one experiment, with the library's defaults
     (the network and settings of bench/suite.py's problem of the same name)."""
-    import suite
-
     curve = Curve(budget)
     started = time.perf_counter()
     state = suite.start(suite.PROBLEMS[name], X, y, SEED, threads)
@@ -276,6 +281,8 @@ def table(results):
         for method, run in runs.items():
             final, best, seconds = run["final"], run["best"], run["seconds"][-1]
             unit = "iterations" if method == "NN-BCD" else "epochs"
+            if "kept_from" in run:
+                method += f" (from {run['kept_from']})"
             lines.append(f"| {name} | {method} | {run['cr']:.4f} | {final:.4f} | {best:.4f} | "
                          f"{seconds:.0f} | {run['steps']} {unit} |")
     return "\n".join(lines)
@@ -294,10 +301,22 @@ def main(argv=None):
                         help="smoke run: small training subsets and 2,000 test images")
     parser.add_argument("--out", help="directory for the results (default bench/results, "
                         "a temporary directory with --quick)")
+    parser.add_argument("--methods", default=",".join(METHODS),
+                        help=f"comma-separated, from {', '.join(METHODS)} (tltorch: TT "
+                        "experiments only)")
+    parser.add_argument("--keep", help="an earlier experiments.json: the rows of the methods "
+                        "not run are taken from it")
     args = parser.parse_args(argv)
     names = [s for s in args.only.split(",") if s]
     if any(s not in EXPERIMENTS for s in names):
         parser.error(f"--only must be chosen from {', '.join(EXPERIMENTS)}")
+    methods = [s for s in args.methods.split(",") if s]
+    if not methods or any(s not in METHODS for s in methods):
+        parser.error(f"--methods must be chosen from {', '.join(METHODS)}")
+    kept = {}
+    if args.keep:
+        with open(args.keep) as f:
+            kept = json.load(f)["results"]
     budgets = {name: args.budget or (10.0 if args.quick else BUDGETS[name]) for name in names}
     out = args.out or (tempfile.mkdtemp(prefix="nnbcd-experiments-") if args.quick else RESULTS)
     os.makedirs(out, exist_ok=True)
@@ -321,16 +340,26 @@ def main(argv=None):
     for name in names:
         results[name] = {}
         X, y = training_set(name, X_train, y_train, args.quick)
-        model, curve, iterations = nnbcd_run(name, X, y, X_test, y_test, budgets[name], threads)
-        record(name, "NN-BCD", model.compression_ratio, curve, iterations)
-        if name == "lenet":
-            record(name, "backprop (Adam)",
-                   *torch_run(name, X, y, X_test, y_test, budgets[name], threads))
-        else:
-            for method, layers in (("backprop (Adam)", nnbcd_layout_layers),
-                                   ("tltorch (Adam)", tltorch_layers)):
-                record(name, method, *torch_run(name, X, y, X_test, y_test, budgets[name],
-                                                threads, layers(model.tt_cores)))
+        model = None
+        if "nnbcd" in methods:
+            model, curve, iterations = nnbcd_run(name, X, y, X_test, y_test, budgets[name],
+                                                 threads)
+            record(name, METHODS["nnbcd"], model.compression_ratio, curve, iterations)
+        for method in ("adam", "tltorch"):
+            if method not in methods or (method == "tltorch" and name == "lenet"):
+                continue
+            if name == "lenet":
+                run = torch_run(name, X, y, X_test, y_test, budgets[name], threads)
+            else:
+                if model is None:  # the TT layouts come from the nnbcd network
+                    model = suite.network(suite.PROBLEMS[name], SEED)
+                layers = nnbcd_layout_layers if method == "adam" else tltorch_layers
+                run = torch_run(name, X, y, X_test, y_test, budgets[name], threads,
+                                layers(model.tt_cores))
+            record(name, METHODS[method], *run)
+        for label, run in kept.get(name, {}).items():
+            if label not in results[name]:
+                results[name][label] = {**run, "kept_from": args.keep}
         plot(name, results[name], os.path.join(out, f"experiments_{name}.png"))
 
     with open(os.path.join(out, "experiments.json"), "w") as f:

@@ -42,23 +42,23 @@ from nnbcd.recipes import recipe  # noqa: E402
 class Problem:
     data: str             # "digits", or "mnist:N" (a seeded subset of N training images, 0: all)
     kind: object          # the compression kind: None, "prune" or "tt"
-    network: object       # (init_scale, seed) -> the untrained nnbcd network
+    network: object       # (init_scale, seed, dtype) -> the untrained nnbcd network
     iterations: int
     eval_every: int
 
 
 def _mlp(sizes, spec):
     compression = [spec] * (len(sizes) - 2) + [None]
-    return lambda scale, seed: nnbcd.MLP(sizes, compression=compression, init_scale=scale,
-                                         seed=seed)
+    return lambda scale, seed, dtype: nnbcd.MLP(sizes, compression=compression,
+                                                init_scale=scale, seed=seed, dtype=dtype)
 
 
 def _cnn(rank):
     compression = [None, nnbcd.TensorTrain(rank, shape=W2_SHAPE),
                    nnbcd.TensorTrain(rank, shape=W3_SHAPE), None]
-    return lambda scale, seed: nnbcd.ConvNet(
+    return lambda scale, seed, dtype: nnbcd.ConvNet(
         input_shape=(28, 28, 1), filters=32, kernel=3, stride=2, hidden=(1024, 1024),
-        n_classes=10, compression=compression, init_scale=scale, seed=seed)
+        n_classes=10, compression=compression, init_scale=scale, seed=seed, dtype=dtype)
 
 
 PROBLEMS = {
@@ -85,19 +85,24 @@ def load(data, mnist):
     return X_train, y_train, X_test, y_test
 
 
-def start(problem, X_train, y_train, seed, threads, overrides=None):
+def network(problem, seed, dtype="float32"):
+    """The problem's untrained network, initialised at its compression kind's scale."""
+    return problem.network(recipe(problem.kind).init_scale, seed, dtype)
+
+
+def start(problem, X_train, y_train, seed, threads, overrides=None, dtype="float32"):
     """The problem's network, trained with the defaults (``overrides``: BCD arguments over
-    them, for screening): the ``TrainingState`` to step."""
-    chosen = recipe(problem.kind)
-    trainer = nnbcd.BCD(n_threads=threads,
-                        **{**chosen.bcd_settings(len(X_train)), **(overrides or {})})
-    return trainer.start(problem.network(chosen.init_scale, seed), X_train, y_train)
+    them, for screening) in ``dtype``: the ``TrainingState`` to step."""
+    settings = recipe(problem.kind).bcd_settings(len(X_train))
+    trainer = nnbcd.BCD(n_threads=threads, **{**settings, **(overrides or {})})
+    return trainer.start(network(problem, seed, dtype), np.asarray(X_train, dtype), y_train)
 
 
-def train(problem, data, seed, iterations, eval_every, threads, name, overrides=None):
+def train(problem, data, seed, iterations, eval_every, threads, name, overrides=None,
+          dtype="float32"):
     """[(iteration, training seconds, test accuracy)] of one run, and the network's CR."""
     X_train, y_train, X_test, y_test = data
-    state = start(problem, X_train, y_train, seed, threads, overrides)
+    state = start(problem, X_train, y_train, seed, threads, overrides, dtype)
     model = state.model
     points, elapsed = [], 0.0
     for k in range(1, iterations + 1):
@@ -105,7 +110,7 @@ def train(problem, data, seed, iterations, eval_every, threads, name, overrides=
         state.step()
         elapsed += time.perf_counter() - started
         if k % eval_every == 0 or k == iterations:
-            accuracy = float(np.mean(model.predict(X_test, threads) == y_test))
+            accuracy = float(np.mean(model.predict(np.asarray(X_test, dtype), threads) == y_test))
             points.append((k, elapsed, accuracy))
             print(f"{name} seed {seed}: iteration {k}, {elapsed:.1f} s, test accuracy "
                   f"{accuracy:.4f}", flush=True)
@@ -122,20 +127,24 @@ def main(argv=None):
     parser.add_argument("--mnist", default=DEFAULT_MNIST)
     parser.add_argument("--bcd", type=json.loads, default={},
                         help="JSON object of nnbcd.BCD arguments over the defaults' (screening)")
+    parser.add_argument("--dtype", choices=["float32", "float64"], default="float32",
+                        help="the networks' floating-point type")
     args = parser.parse_args(argv)
     names = args.only.split(",") if args.only else list(PROBLEMS)
     unknown = sorted(set(names) - set(PROBLEMS))
     if unknown:
         parser.error(f"unknown problems {unknown}; known: {', '.join(PROBLEMS)}")
     print(f"command: python bench/suite.py {' '.join(sys.argv[1:] if argv is None else argv)}")
-    print(f"CPU: {cpu_name()}, nnbcd {nnbcd.__version__}, threads {args.threads or 'all'}")
+    print(f"CPU: {cpu_name()}, nnbcd {nnbcd.__version__}, threads {args.threads or 'all'}, "
+          f"{args.dtype}")
 
     rows = []
     for name in names:
         problem = PROBLEMS[name]
         data = load(problem.data, args.mnist)
         runs = [train(problem, data, seed, args.iterations or problem.iterations,
-                      args.eval_every or problem.eval_every, args.threads, name, args.bcd)
+                      args.eval_every or problem.eval_every, args.threads, name, args.bcd,
+                      args.dtype)
                 for seed in range(args.seeds)]
         rows.append((name, runs))
 
