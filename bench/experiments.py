@@ -31,8 +31,8 @@ Writes experiments.md (the table), experiments.json (every curve) and one PNG pe
     python bench/experiments.py --only lenet,tt-mlp --budget 300
     python bench/experiments.py --only cnn-r40 --methods nnbcd --keep bench/results/experiments.json
 
-``--methods`` runs only some of the methods; with ``--keep FILE`` the others' rows are taken
-from an earlier run's experiments.json (same experiments, budgets and machine) and marked so.
+``--methods`` runs only some of the methods; with ``--keep FILE...`` the others' rows are taken
+from earlier runs' experiments.json (same experiments, budgets and machine) and marked so.
 """
 
 import argparse
@@ -304,8 +304,9 @@ def main(argv=None):
     parser.add_argument("--methods", default=",".join(METHODS),
                         help=f"comma-separated, from {', '.join(METHODS)} (tltorch: TT "
                         "experiments only)")
-    parser.add_argument("--keep", help="an earlier experiments.json: the rows of the methods "
-                        "not run are taken from it")
+    parser.add_argument("--keep", nargs="+", default=[], metavar="JSON",
+                        help="earlier experiments.json files: the rows of the methods not run "
+                        "are taken from the first that has them")
     args = parser.parse_args(argv)
     names = [s for s in args.only.split(",") if s]
     if any(s not in EXPERIMENTS for s in names):
@@ -313,10 +314,12 @@ def main(argv=None):
     methods = [s for s in args.methods.split(",") if s]
     if not methods or any(s not in METHODS for s in methods):
         parser.error(f"--methods must be chosen from {', '.join(METHODS)}")
-    kept = {}
-    if args.keep:
-        with open(args.keep) as f:
-            kept = json.load(f)["results"]
+    kept = {}  # experiment -> method -> (file, run)
+    for path in args.keep:
+        with open(path) as f:
+            for name, runs in json.load(f)["results"].items():
+                for method, run in runs.items():
+                    kept.setdefault(name, {}).setdefault(method, (path, run))
     budgets = {name: args.budget or (10.0 if args.quick else BUDGETS[name]) for name in names}
     out = args.out or (tempfile.mkdtemp(prefix="nnbcd-experiments-") if args.quick else RESULTS)
     os.makedirs(out, exist_ok=True)
@@ -357,9 +360,9 @@ def main(argv=None):
                 run = torch_run(name, X, y, X_test, y_test, budgets[name], threads,
                                 layers(model.tt_cores))
             record(name, METHODS[method], *run)
-        for label, run in kept.get(name, {}).items():
+        for label, (path, run) in kept.get(name, {}).items():
             if label not in results[name]:
-                results[name][label] = {**run, "kept_from": args.keep}
+                results[name][label] = {**run, "kept_from": run.get("kept_from", path)}
         plot(name, results[name], os.path.join(out, f"experiments_{name}.png"))
 
     with open(os.path.join(out, "experiments.json"), "w") as f:
