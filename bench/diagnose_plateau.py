@@ -3,8 +3,8 @@
 Trains the CNN of bench/cnn_mnist.py with the library's defaults (bench/suite.py's cnn-r40 or
 cnn-r220), or with ``--preset notebook`` as bench/cnn_mnist.py does, ``--bcd`` overrides on
 top, and prints, at
-each evaluation, the deployed network's training and test accuracy, the lifted output's training
-accuracy (argmax of V_N), each dense layer's relative coupling residuals
+each evaluation, the deployed network's training and test accuracy, the lifted network's training
+accuracy (argmax of U_N: V_N holds Y itself), each dense layer's relative coupling residuals
 ‖U_i − W_i V_{i−1} − b_i‖ / ‖U_i‖ and ‖V_i − relu(U_i)‖ / ‖V_i‖, and how exactly the float32 core
 solves the largest weight block: W2's update recomputed from the same blocks in float32 and in
 float64, their relative difference and the float32 solution's excess in the block's own
@@ -92,7 +92,7 @@ def main(argv=None):
             residuals.append(relative(W @ V[i - 1] + b[:, None], U[i]))
             if i < model.n_layers - 1:
                 residuals.append(relative(np.maximum(U[i], 0), V[i]))
-        lifted = float(np.mean(np.argmax(V[-1], axis=0) == y))
+        lifted = float(np.mean(np.argmax(U[-1], axis=0) == y))
         difference, excess = solve_exactness(state, trainer, 1)
         test = float(np.mean(model.predict(X_test, args.threads) == y_test))
         print(f"{k:4d}  {state.train_accuracy():.4f} {test:.4f} {lifted:.4f}  "
