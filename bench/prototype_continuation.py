@@ -52,10 +52,8 @@ def main(argv=None):
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args(argv)
     print("command: python bench/prototype_continuation.py " + " ".join(sys.argv[1:]))
-    problem = suite.PROBLEMS[args.problem]
-    X, y, X_test, y_test = suite.load(problem.data, suite.DEFAULT_MNIST)
+    problem, (X, y, X_test, y_test), state = suite.started(args.problem, args.threads)
     coupling = recipe(problem.kind).gamma
-    state = suite.start(problem, X, y, 0, args.threads)
     if args.dense_first:
         state = continued(state, X, y, problem.kind, coupling, args.threads, dense=True)
     elapsed = 0.0

@@ -45,9 +45,7 @@ def main(argv=None):
     parser.add_argument("--threads", type=int, default=0)
     args = parser.parse_args(argv)
     print("command: python bench/prototype_output_refit.py " + " ".join(sys.argv[1:]))
-    problem = suite.PROBLEMS[args.problem]
-    X, y, X_test, y_test = suite.load(problem.data, suite.DEFAULT_MNIST)
-    state = suite.start(problem, X, y, 0, args.threads)
+    problem, (X, y, X_test, y_test), state = suite.started(args.problem, args.threads)
     model = state.model
     weight_decay = recipe(problem.kind).weight_decay * len(X)
     for k in range(1, args.iterations + 1):

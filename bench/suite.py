@@ -98,6 +98,14 @@ def start(problem, X_train, y_train, seed, threads, overrides=None, dtype="float
     return trainer.start(network(problem, seed, dtype), np.asarray(X_train, dtype), y_train)
 
 
+def started(name, threads, seed=0):
+    """(problem, (X_train, y_train, X_test, y_test), TrainingState) of the named problem with
+    the defaults, for the screening prototypes."""
+    problem = PROBLEMS[name]
+    data = load(problem.data, DEFAULT_MNIST)
+    return problem, data, start(problem, data[0], data[1], seed, threads)
+
+
 def train(problem, data, seed, iterations, eval_every, threads, name, overrides=None,
           dtype="float32"):
     """[(iteration, training seconds, test accuracy)] of one run, and the network's CR."""
