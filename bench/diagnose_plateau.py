@@ -22,10 +22,9 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import suite  # noqa: E402
-from cnn_mnist import DEFAULT_MNIST, paper_cnn, trainer_for, training_subset  # noqa: E402
+from cnn_mnist import DEFAULT_MNIST, paper_cnn, trainer_for  # noqa: E402
 
 from nnbcd import blocks  # noqa: E402
-from nnbcd.datasets import load_mnist  # noqa: E402
 
 
 def relative(a, b):
@@ -68,14 +67,13 @@ def main(argv=None):
     args = parser.parse_args(argv)
     print("command: python bench/diagnose_plateau.py " + " ".join(sys.argv[1:]), flush=True)
 
-    X_all, y_all, X_test, y_test = load_mnist(DEFAULT_MNIST)
-    X, y = training_subset(X_all, y_all, 6000, 0)
+    problem = suite.PROBLEMS[f"cnn-r{args.rank}"]
+    X, y, X_test, y_test = suite.load(problem.data, DEFAULT_MNIST)
     if args.preset:
         state = trainer_for(args.preset, args.threads, 1.0, True, args.bcd).start(
             paper_cnn(args.rank, 0, args.preset), X, y)
     else:
-        state = suite.start(suite.PROBLEMS[f"cnn-r{args.rank}"], X, y, 0, args.threads,
-                            args.bcd)
+        state = suite.start(problem, X, y, 0, args.threads, args.bcd)
     model, trainer = state.model, state.trainer
     layers = range(1, model.n_layers)
     print("iter  train  test   lifted  " + "  ".join(

@@ -52,8 +52,9 @@ def main(argv=None):
         state.step()
         if k % args.eval_every:
             continue
-        W, b = refit_output(hidden_features(model, X), y, weight_decay)
-        refit_train = np.mean(np.argmax(hidden_features(model, X) @ W.T + b, axis=1) == y)
+        F = hidden_features(model, X)
+        W, b = refit_output(F, y, weight_decay)
+        refit_train = np.mean(np.argmax(F @ W.T + b, axis=1) == y)
         refit_test = np.mean(np.argmax(hidden_features(model, X_test) @ W.T + b, axis=1) == y_test)
         test = np.mean(model.predict(X_test, args.threads) == y_test)
         print(f"iteration {k}: train {state.train_accuracy():.4f} test {test:.4f} | output "

@@ -110,6 +110,7 @@ def train(problem, data, seed, iterations, eval_every, threads, name, overrides=
           dtype="float32"):
     """[(iteration, training seconds, test accuracy)] of one run, and the network's CR."""
     X_train, y_train, X_test, y_test = data
+    X_test = np.asarray(X_test, dtype)
     state = start(problem, X_train, y_train, seed, threads, overrides, dtype)
     model = state.model
     points, elapsed = [], 0.0
@@ -118,7 +119,7 @@ def train(problem, data, seed, iterations, eval_every, threads, name, overrides=
         state.step()
         elapsed += time.perf_counter() - started
         if k % eval_every == 0 or k == iterations:
-            accuracy = float(np.mean(model.predict(np.asarray(X_test, dtype), threads) == y_test))
+            accuracy = float(np.mean(model.predict(X_test, threads) == y_test))
             points.append((k, elapsed, accuracy))
             print(f"{name} seed {seed}: iteration {k}, {elapsed:.1f} s, test accuracy "
                   f"{accuracy:.4f}", flush=True)
