@@ -1,6 +1,6 @@
 """Extrapolated NN-BCD (``BCD(extrapolation=True)``): after every exact sweep, every block moves
 on along the sweep's step, y = x + β_t (x − x_before) with Nesterov's β_t = (t − 1)/(t + 2), and
-the move is kept only where Φ(y) <= Φ(x); else the run stays at x and t restarts.
+the move is kept only where Φ(y) <= Φ(x); else the run stays at x and t is halved (at least 2).
 
 Checked here: the library's run against a numpy one built from the oracle's sweep and Φ; Φ
 never rising at a fixed τ, also for compressed layers (G re-projected from the moved W); the
@@ -26,11 +26,12 @@ def _problem(n=120, d=10, classes=3, seed=0):
 
 
 def _numpy_run(W, b, U, V, X, Y, gamma, rho, alpha, wd, iterations):
-    """The extrapolated iteration in numpy: the oracle's sweep, then the move and its test."""
+    """The extrapolated iteration in numpy: the oracle's sweep, then the move and its test.
+    Returns the point and the t of each restart."""
     def phi(point):
         return oracle.objective_terms(*point, X, Y, gamma, rho, wd)["total"]
 
-    x, kept, t, restarts = (W, b, U, V), None, 1, 0
+    x, kept, t, restarts = (W, b, U, V), None, 1, []
     for _ in range(iterations):
         x = oracle.bcd_iteration(*x, X, Y, gamma, rho, alpha, wd)
         swept = x
@@ -41,7 +42,8 @@ def _numpy_run(W, b, U, V, X, Y, gamma, rho, alpha, wd, iterations):
             if phi(moved) <= phi(swept):
                 x, t = moved, t + 1
             else:
-                t, restarts = 2, restarts + 1
+                restarts.append(t)
+                t = max(2, t // 2)
         else:
             t = 2
         kept = swept
@@ -65,7 +67,7 @@ def test_the_same_run_as_numpy_from_the_oracle():
         for i, (a, e) in enumerate(zip(got[name], expected)):
             np.testing.assert_allclose(a, e, rtol=1e-9, atol=1e-9 * np.abs(e).max(),
                                        err_msg=f"{name}_{i + 1}")
-    assert state.restarts == restarts
+    assert state.restarts == len(restarts)
     # and the move changed the run: plain BCD ends elsewhere
     plain = nnbcd.MLP([10, 16, 12, 3], seed=2, dtype="float64")
     nnbcd.BCD(gamma, rho, alpha, weight_decay=wd, n_threads=1).fit(plain, X, y, 12)
@@ -102,11 +104,17 @@ def test_the_safeguard_undoes_a_move_that_raises_phi():
     state = nnbcd.BCD(tau=20.0, tau_growth=1.0, extrapolation=True, n_threads=1).start(
         nnbcd.MLP([10, 24, 3], seed=4, dtype="float64",
                   compression=[nnbcd.Pruned(0.9), None]), X, y)
-    phi = [state.objective()["total"]]
+    phi, restarted_at = [state.objective()["total"]], []
     for _ in range(60):
+        t, restarts = state.extrapolation_state()[:2]
         state.step()
         phi.append(state.objective()["total"])
-    assert state.restarts > 0
+        if state.restarts > restarts:  # t halved, not reset: the momentum built so far is kept
+            assert state.extrapolation_state()[0] == max(2, t // 2)
+            restarted_at.append(t)
+        else:
+            assert state.extrapolation_state()[0] == max(2, t + 1)
+    assert max(restarted_at, default=0) >= 6  # where halving and a reset to 2 differ
     assert np.max(np.diff(phi) / np.abs(phi[:-1])) <= 1e-12
 
 

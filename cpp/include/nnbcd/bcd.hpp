@@ -261,9 +261,10 @@ class Bcd {
   // The point x the sweep ended at, moved on to y = x + beta (x - x_before) in every block (the
   // lifted U, V on the samples; W, b here, G_i <- P(W_i) of the moved W_i, and W_i <- G_i where
   // overwrite_weights), with Nesterov's beta = (t - 1) / (t + 2). y is kept only where Phi(y) <=
-  // Phi(x), at this sweep's tau; else the run stays at x and t restarts. Then
-  // Phi never rises at a fixed tau, as for the sweep alone; the kept point is where the next
-  // sweep starts, and its W V products are the ones that sweep needs.
+  // Phi(x), at this sweep's tau; else the run stays at x and t is halved (not reset to 2: a
+  // reset every few sweeps keeps beta small for good, bench/results/plateau.md, session 14).
+  // Then Phi never rises at a fixed tau, as for the sweep alone; the kept point is where the
+  // next sweep starts, and its W V products are the ones that sweep needs.
   void extrapolate() {
     ScopedSeconds timer(seconds_.extrapolation);
     if (momentum_ == 1) {  // the first sweep: no step to move along yet
@@ -296,7 +297,7 @@ class Bcd {
     previous_ = std::move(swept);
     all_parameters_changed();
     samples_->undo_extrapolation();
-    momentum_ = 2;
+    momentum_ = std::max<Index>(2, momentum_ / 2);
     ++restarts_;
   }
 
