@@ -17,8 +17,6 @@ import os
 import sys
 import time
 
-import numpy as np
-
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import suite  # noqa: E402
 
@@ -68,9 +66,8 @@ def main(argv=None):
         state.step()
         elapsed += time.perf_counter() - started
         if k % args.eval_every == 0:
-            test = float(np.mean(state.model.predict(X_test, args.threads) == y_test))
-            print(f"iteration {k}, {elapsed:.0f} s, gamma = rho = {coupling:g}, train "
-                  f"{state.train_accuracy():.4f}, test {test:.4f}", flush=True)
+            print(f"iteration {k}, {elapsed:.0f} s, gamma = rho = {coupling:g}, "
+                  + suite.accuracies(state, X_test, y_test, args.threads), flush=True)
     return 0
 
 

@@ -65,9 +65,8 @@ def main(argv=None):
                 print(f"  iteration {k}: the forward pass raised Phi {before:.6g} -> {after:.6g}")
         elapsed += time.perf_counter() - started
         if k % args.eval_every == 0:
-            test = float(np.mean(state.model.predict(X_test, args.threads) == y_test))
-            print(f"iteration {k}, {elapsed:.0f} s, Phi {state.objective()['total']:.6g}, train "
-                  f"{state.train_accuracy():.4f}, test {test:.4f}", flush=True)
+            print(f"iteration {k}, {elapsed:.0f} s, Phi {state.objective()['total']:.6g}, "
+                  + suite.accuracies(state, X_test, y_test, args.threads), flush=True)
     return 0
 
 

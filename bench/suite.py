@@ -106,6 +106,12 @@ def started(name, threads, seed=0):
     return problem, data, start(problem, data[0], data[1], seed, threads)
 
 
+def accuracies(state, X_test, y_test, threads):
+    """"train A, test B": the deployed network's accuracy on its training and test samples."""
+    test = float(np.mean(state.model.predict(X_test, threads) == y_test))
+    return f"train {state.train_accuracy():.4f}, test {test:.4f}"
+
+
 def train(problem, data, seed, iterations, eval_every, threads, name, overrides=None,
           dtype="float32"):
     """[(iteration, training seconds, test accuracy)] of one run, and the network's CR."""
