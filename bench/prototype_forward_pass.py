@@ -29,7 +29,7 @@ def forward_pass(state):
     gamma, rho, alpha = trainer.gamma, trainer.rho, trainer.alpha
     U, V = state.lifted()
     W, b = state.model.weights, state.model.biases
-    Y = state.Y.T if state.Y.shape[0] == state.n_samples else state.Y
+    Y = np.ascontiguousarray(state.Y.T)  # TrainingState holds X, Y as (n_samples, d)
     V_prev = np.ascontiguousarray(state.X.T)
     last = len(W) - 1
     for i in range(last):

@@ -26,12 +26,11 @@ def _problem(n=120, d=10, classes=3, seed=0):
 
 
 def _numpy_run(W, b, U, V, X, Y, gamma, rho, alpha, wd, iterations):
-    """The extrapolated iteration in numpy: the oracle's sweep, then the move and its test.
-    Returns the point and the t of each restart."""
+    """The extrapolated iteration in numpy: the oracle's sweep, then the move and its test."""
     def phi(point):
         return oracle.objective_terms(*point, X, Y, gamma, rho, wd)["total"]
 
-    x, kept, t, restarts = (W, b, U, V), None, 1, []
+    x, kept, t, restarts = (W, b, U, V), None, 1, 0
     for _ in range(iterations):
         x = oracle.bcd_iteration(*x, X, Y, gamma, rho, alpha, wd)
         swept = x
@@ -42,8 +41,7 @@ def _numpy_run(W, b, U, V, X, Y, gamma, rho, alpha, wd, iterations):
             if phi(moved) <= phi(swept):
                 x, t = moved, t + 1
             else:
-                restarts.append(t)
-                t = max(2, t // 2)
+                t, restarts = max(2, t // 2), restarts + 1
         else:
             t = 2
         kept = swept
@@ -67,7 +65,7 @@ def test_the_same_run_as_numpy_from_the_oracle():
         for i, (a, e) in enumerate(zip(got[name], expected)):
             np.testing.assert_allclose(a, e, rtol=1e-9, atol=1e-9 * np.abs(e).max(),
                                        err_msg=f"{name}_{i + 1}")
-    assert state.restarts == len(restarts)
+    assert state.restarts == restarts
     # and the move changed the run: plain BCD ends elsewhere
     plain = nnbcd.MLP([10, 16, 12, 3], seed=2, dtype="float64")
     nnbcd.BCD(gamma, rho, alpha, weight_decay=wd, n_threads=1).fit(plain, X, y, 12)
