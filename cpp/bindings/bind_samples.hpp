@@ -71,8 +71,8 @@ class PySamples : public Samples<T> {
   void extrapolate(T beta) override {
     PYBIND11_OVERRIDE_PURE(void, Samples<T>, extrapolate, beta);
   }
-  void undo_extrapolation() override {
-    PYBIND11_OVERRIDE_PURE(void, Samples<T>, undo_extrapolation, );
+  void shorten_extrapolation(T fraction) override {
+    PYBIND11_OVERRIDE_PURE(void, Samples<T>, shorten_extrapolation, fraction);
   }
 };
 
@@ -173,7 +173,12 @@ void bind_samples(py::module_& m, const std::string& s) {
              s.shard->extrapolate(beta);
            },
            py::arg("beta"), py::arg("n_threads") = 0, release_gil())
-      .def("undo_extrapolation", [](State& s) { s.shard->undo_extrapolation(); }, release_gil())
+      .def("shorten_extrapolation",
+           [](State& s, T fraction, int n_threads) {
+             ThreadScope scope(n_threads);
+             s.shard->shorten_extrapolation(fraction);
+           },
+           py::arg("fraction"), py::arg("n_threads") = 0, release_gil())
       .def("restore",
            [](State& s, const Mlp<T>& net, std::vector<Matrix<T>> U, std::vector<Matrix<T>> V) {
              py::gil_scoped_release release;

@@ -60,11 +60,13 @@ class BCD:
     extrapolation : bool
         After each sweep move every block on along the sweep's step, x + β(x − x_previous)
         (U, V, W, b; G re-projected from the moved W), with Nesterov's β_t = (t − 1)/(t + 2),
-        and keep the move only where Φ does not rise; else stay at x and halve t
-        (``TrainingState.restarts`` counts these restarts). Φ stays monotone at a fixed τ.
-        Costs one extra evaluation of Φ and one copy of the lifted variables; reaches a given
-        accuracy in fewer iterations (``bench/results/extrapolation.md``). Off by default:
-        the paper's algorithm.
+        and keep the move only where Φ is no higher than where the sweep started; else try
+        half the step, (x + y)/2, on the same test, and else stay at x
+        (``TrainingState.restarts`` counts these restarts). A refused full step halves t.
+        Φ stays monotone at a fixed τ. Costs one evaluation of Φ (two when the full step is
+        refused) and one copy of the lifted variables; reaches a given accuracy in fewer
+        iterations (``bench/results/extrapolation.md``). Off by default: the paper's
+        algorithm.
     divergence_factor : float > 0
         ``fit`` stops with ``DivergenceError`` when Φ exceeds this many times its value at the
         start (or is NaN/Inf), and puts back the parameters of the iteration before.

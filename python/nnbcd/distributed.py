@@ -102,8 +102,8 @@ class ShardActor:
     def extrapolate(self, beta):
         self._shard.extrapolate(beta, self._n_threads)
 
-    def undo_extrapolation(self):
-        self._shard.undo_extrapolation()
+    def shorten_extrapolation(self, fraction):
+        self._shard.shorten_extrapolation(fraction, self._n_threads)
 
     def correct(self, model_bytes):
         """How many of this shard's samples the deployed model classifies right."""
@@ -155,8 +155,8 @@ class _DaskShards:
     def extrapolate(self, beta):
         self.call("extrapolate", beta)
 
-    def undo_extrapolation(self):
-        self.call("undo_extrapolation")
+    def shorten_extrapolation(self, fraction):
+        self.call("shorten_extrapolation", fraction)
 
     def _changes(self, net):
         changes = {i: (np.array(net.weight(i)), np.array(net.bias(i)))

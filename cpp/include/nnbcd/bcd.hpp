@@ -136,6 +136,7 @@ class Bcd {
     iteration_ = iteration;
     previous_ = net_;
     momentum_ = 1;
+    reference_.reset();
     all_parameters_changed();
     diverged_ = false;
   }
@@ -184,6 +185,7 @@ class Bcd {
     previous_ = std::move(kept);
     momentum_ = momentum;
     restarts_ = restarts;
+    reference_.reset();
   }
 
   // Seconds spent in each block since the run started.
@@ -218,6 +220,23 @@ class Bcd {
     return o;
   }
 
+  // Phi of the point a sweep starts from, kept as its terms without tau and 1/2 sum ||W - G||^2,
+  // so that it can be taken at the tau of any later sweep.
+  struct Reference {
+    double without_compression;
+    double compression_gap;
+    double at(T tau) const { return without_compression + double(tau) * compression_gap; }
+  };
+
+  Reference reference_from(const Objective& o) const {
+    Reference r{o.total() - o.compression, 0.0};
+    for (Index i = 0; i < n_layers(); ++i) {
+      const Layer<T>& l = net_.layer(i);
+      if (l.compressed()) r.compression_gap += 0.5 * squared_norm(l.W - l.G);
+    }
+    return r;
+  }
+
   template <class E>
   static double squared_norm(const Eigen::MatrixBase<E>& e) {
     return e.template cast<double>().squaredNorm();
@@ -240,6 +259,12 @@ class Bcd {
   void sweep() {
     const Index N = n_layers();
     const T tau_now = tau();
+    // Phi where the sweep starts, for the extrapolation's test (its W V products are the ones
+    // the sweep needs): known from the last extrapolation except after a restore.
+    if (h_.extrapolation && momentum_ > 1 && !reference_) {
+      ScopedSeconds timer(seconds_.extrapolation);
+      reference_ = reference_from(evaluate_objective());
+    }
     for (Index i = N - 1; i >= 0; --i)
       update_layer_parameters(i, samples_->update_lifted(net_, i, h_, centre(i)), tau_now);
     // Step 7 for every compressed layer at once: each G_i only meets W_i, so projecting after
@@ -260,45 +285,66 @@ class Bcd {
 
   // The point x the sweep ended at, moved on to y = x + beta (x - x_before) in every block (the
   // lifted U, V on the samples; W, b here, G_i <- P(W_i) of the moved W_i, and W_i <- G_i where
-  // overwrite_weights), with Nesterov's beta = (t - 1) / (t + 2). y is kept only where Phi(y) <=
-  // Phi(x), at this sweep's tau; else the run stays at x and t is halved (not reset to 2: a
-  // reset every few sweeps keeps beta small for good, bench/results/plateau.md, session 14).
-  // Then Phi never rises at a fixed tau, as for the sweep alone; the kept point is where the
-  // next sweep starts, and its W V products are the ones that sweep needs.
+  // overwrite_weights), with Nesterov's beta = (t - 1) / (t + 2). y is kept where Phi(y) is no
+  // higher than Phi where the sweep started (at this sweep's tau: the sweep only lowered it, so
+  // Phi still never rises from one iteration to the next at a fixed tau, and Phi(x) need not be
+  // evaluated); else the half step (x + y) / 2 is tried, and kept on the same test; else the run
+  // stays at x. Either way a refused y halves t (not reset to 2: a reset every few sweeps keeps
+  // beta small for good, bench/results/plateau.md, session 14). The kept point is where the
+  // next sweep starts; its W V products are the ones that sweep needs, its Phi the next test's.
   void extrapolate() {
     ScopedSeconds timer(seconds_.extrapolation);
     if (momentum_ == 1) {  // the first sweep: no step to move along yet
       previous_ = net_;
       samples_->extrapolate(T(0));
       momentum_ = 2;
+      reference_ = reference_from(evaluate_objective());
       return;
     }
     const T beta = T(momentum_ - 1) / T(momentum_ + 2);
-    const double at_sweep = evaluate_objective().total();
+    const double at_start = reference_->at(tau());
     Mlp<T> swept = net_;
+    move_parameters(swept, beta);
+    samples_->extrapolate(beta);
+    Objective moved = evaluate_objective();
+    if (moved.total() <= at_start) {
+      reference_ = reference_from(moved);
+      previous_ = std::move(swept);
+      ++momentum_;
+      return;
+    }
+    momentum_ = std::max<Index>(2, momentum_ / 2);
+    move_parameters(swept, beta / 2);
+    samples_->shorten_extrapolation(T(0.5));
+    moved = evaluate_objective();
+    if (moved.total() <= at_start) {
+      reference_ = reference_from(moved);
+      previous_ = std::move(swept);
+      return;
+    }
+    net_ = swept;
+    previous_ = std::move(swept);
+    all_parameters_changed();
+    samples_->shorten_extrapolation(T(0));
+    reference_ = reference_from(evaluate_objective());
+    ++restarts_;
+  }
+
+  // The network's parameters moved to swept + beta (swept - previous_), projected as the sweep
+  // projects them.
+  void move_parameters(const Mlp<T>& swept, T beta) {
     for (Index i = 0; i < n_layers(); ++i) {
       Layer<T>& l = net_.layer(i);
+      const Layer<T>& from = swept.layer(i);
       const Layer<T>& before = previous_.layer(i);
-      l.W += beta * (l.W - before.W);
-      l.b += beta * (l.b - before.b);
+      l.W = from.W + beta * (from.W - before.W);
+      l.b = from.b + beta * (from.b - before.b);
     }
     net_.project(iteration_ + 1);
     for (Index i = 0; i < n_layers(); ++i) {
       if (h_.overwrite_weights && net_.layer(i).compressed()) net_.layer(i).W = net_.layer(i).G;
       samples_->parameters_changed(i);
     }
-    samples_->extrapolate(beta);
-    if (evaluate_objective().total() <= at_sweep) {
-      previous_ = std::move(swept);
-      ++momentum_;
-      return;
-    }
-    net_ = swept;
-    previous_ = std::move(swept);
-    all_parameters_changed();
-    samples_->undo_extrapolation();
-    momentum_ = std::max<Index>(2, momentum_ / 2);
-    ++restarts_;
   }
 
   // The centre of layer i's weight sums, picked by its input's moments (see InputMoments): a
@@ -333,7 +379,8 @@ class Bcd {
   std::optional<Vector<T>> first_centre_;  // of the first layer's weight sums
   Mlp<T> previous_;     // the parameters of the point the last sweep ended at (extrapolation)
   Index momentum_ = 1;  // t of the next extrapolation (1: the first, which only keeps x)
-  Index restarts_ = 0;  // extrapolations undone because Phi would have risen
+  Index restarts_ = 0;  // extrapolations undone because Phi would have risen at y and (x + y) / 2
+  std::optional<Reference> reference_;  // Phi where the next sweep starts (extrapolation)
   bool diverged_ = false;
   BlockSeconds seconds_;
 };

@@ -26,7 +26,8 @@ struct Hyperparameters {
   bool overwrite_weights = false;
   // After each sweep move every block (U, V, W, b; G re-projected) on along the last sweep's
   // step, x + beta (x - x_previous) with Nesterov's beta_t = (t - 1) / (t + 2), and keep the
-  // move only where Phi does not rise (else halve t): Phi stays monotone at fixed tau.
+  // move only where Phi is no higher than where the sweep started (else halve t and try half
+  // the step, else stay): Phi stays monotone at fixed tau.
   bool extrapolation = false;
 
   void validate() const {

@@ -27,9 +27,9 @@ class Samples {
   virtual ObjectiveSums objective_sums(const Mlp<T>& net) = 0;
   // net's W_i or b_i changed since the last call that read them.
   virtual void parameters_changed(Index i) = 0;
-  // Shard::extrapolate and Shard::undo_extrapolation on every shard.
+  // Shard::extrapolate and Shard::shorten_extrapolation on every shard.
   virtual void extrapolate(T beta) = 0;
-  virtual void undo_extrapolation() = 0;
+  virtual void shorten_extrapolation(T fraction) = 0;
   // Seconds spent in the per-sample blocks, where they are measured.
   virtual BlockSeconds block_seconds() const { return {}; }
 };
@@ -100,7 +100,7 @@ class ShardSamples : public Samples<T> {
 
   void parameters_changed(Index i) override { shard_.parameters_changed(i); }
   void extrapolate(T beta) override { shard_.extrapolate(beta); }
-  void undo_extrapolation() override { shard_.undo_extrapolation(); }
+  void shorten_extrapolation(T fraction) override { shard_.shorten_extrapolation(fraction); }
   BlockSeconds block_seconds() const override { return shard_.block_seconds(); }
 
  private:

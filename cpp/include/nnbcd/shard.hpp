@@ -85,7 +85,8 @@ class Shard {
 
   // Extrapolation of the lifted variables (see Bcd): the point the last sweep ended at, x, is
   // kept; extrapolate(beta) moves U, V to x + beta (x - x_before), where x_before is the point
-  // kept the time before (the first call only keeps x), and undo_extrapolation goes back to x.
+  // kept the time before (the first call only keeps x), and shorten_extrapolation(f) moves them
+  // back to x + f (y - x), y where extrapolate moved them (f = 0: back to x).
   void extrapolate(T beta) {
     if (previous_U_.empty()) {
       previous_U_ = U_;
@@ -102,10 +103,12 @@ class Shard {
     product_valid_.assign(product_valid_.size(), false);
   }
 
-  void undo_extrapolation() {
+  void shorten_extrapolation(T fraction) {
     if (previous_U_.empty()) return;
-    U_ = previous_U_;
-    V_ = previous_V_;
+    for (std::size_t i = 0; i < U_.size(); ++i) {
+      U_[i] = previous_U_[i] + fraction * (U_[i] - previous_U_[i]);
+      V_[i] = previous_V_[i] + fraction * (V_[i] - previous_V_[i]);
+    }
     product_valid_.assign(product_valid_.size(), false);
   }
 
