@@ -73,7 +73,7 @@ class TrainingState:
     @property
     def restarts(self):
         """How many extrapolations (``BCD(extrapolation=True)``) were undone because Φ would
-        have risen."""
+        have risen above its value where the sweep started, at the full and at half the step."""
         return self._state.restarts
 
     def objective(self):
