@@ -215,27 +215,21 @@ class Bcd {
     for (Index i = 0; i < n_layers(); ++i) {
       const Layer<T>& l = net_.layer(i);
       o.weight_decay += 0.5 * double(h_.weight_decay) * squared_norm(l.W);
-      if (l.compressed()) o.compression += 0.5 * double(tau()) * squared_norm(l.W - l.G);
+      if (l.compressed()) o.compression_gap += 0.5 * squared_norm(l.W - l.G);
     }
+    o.compression = double(tau()) * o.compression_gap;
     return o;
   }
 
-  // Phi of the point a sweep starts from, kept as its terms without tau and 1/2 sum ||W - G||^2,
-  // so that it can be taken at the tau of any later sweep.
+  // Phi of the point a sweep starts from, kept without tau, so that it can be taken at the tau
+  // of any later sweep.
   struct Reference {
     double without_compression;
     double compression_gap;
+    explicit Reference(const Objective& o)
+        : without_compression(o.without_compression()), compression_gap(o.compression_gap) {}
     double at(T tau) const { return without_compression + double(tau) * compression_gap; }
   };
-
-  Reference reference_from(const Objective& o) const {
-    Reference r{o.total() - o.compression, 0.0};
-    for (Index i = 0; i < n_layers(); ++i) {
-      const Layer<T>& l = net_.layer(i);
-      if (l.compressed()) r.compression_gap += 0.5 * squared_norm(l.W - l.G);
-    }
-    return r;
-  }
 
   template <class E>
   static double squared_norm(const Eigen::MatrixBase<E>& e) {
@@ -263,7 +257,7 @@ class Bcd {
     // the sweep needs): known from the last extrapolation except after a restore.
     if (h_.extrapolation && momentum_ > 1 && !reference_) {
       ScopedSeconds timer(seconds_.extrapolation);
-      reference_ = reference_from(evaluate_objective());
+      reference_.emplace(evaluate_objective());
     }
     for (Index i = N - 1; i >= 0; --i)
       update_layer_parameters(i, samples_->update_lifted(net_, i, h_, centre(i)), tau_now);
@@ -298,7 +292,7 @@ class Bcd {
       previous_ = net_;
       samples_->extrapolate(T(0));
       momentum_ = 2;
-      reference_ = reference_from(evaluate_objective());
+      reference_.emplace(evaluate_objective());
       return;
     }
     const T beta = T(momentum_ - 1) / T(momentum_ + 2);
@@ -308,7 +302,7 @@ class Bcd {
     samples_->extrapolate(beta);
     Objective moved = evaluate_objective();
     if (moved.total() <= at_start) {
-      reference_ = reference_from(moved);
+      reference_.emplace(moved);
       previous_ = std::move(swept);
       ++momentum_;
       return;
@@ -318,7 +312,7 @@ class Bcd {
     samples_->shorten_extrapolation(T(0.5));
     moved = evaluate_objective();
     if (moved.total() <= at_start) {
-      reference_ = reference_from(moved);
+      reference_.emplace(moved);
       previous_ = std::move(swept);
       return;
     }
@@ -326,7 +320,7 @@ class Bcd {
     previous_ = std::move(swept);
     all_parameters_changed();
     samples_->shorten_extrapolation(T(0));
-    reference_ = reference_from(evaluate_objective());
+    reference_.emplace(evaluate_objective());
     ++restarts_;
   }
 
