@@ -10,9 +10,11 @@ the time to 98 % test accuracy; then seconds per iteration and the memory estima
                               [--preset notebook] [--bcd JSON] [--init JSON]
                               [--checkpoint PATH] [--dtype float32]
 
-``--preset notebook`` is the authors' notebooks' setting: W ~ 0.01·N(0, 1), biases frozen at
-zero, γ = ρ = 5, α = 1, τ = 0.1 fixed, the first projection at rank 700, W ← G after every
-sweep (projected BCD). ``--checkpoint PATH`` saves the run at every evaluation and, when PATH
+``--preset notebook`` is the authors' notebook's setting (``CNN/NN-BCD/NNBCD_CNN_part1.ipynb``):
+W ~ 0.01·N(0, 1), biases frozen at zero, γ = ρ = 5, α = 1, τ = 0.1 fixed, the first projection
+at rank 700, and G recomputed from W after every W update with W itself never set to G (add
+``--bcd '{"overwrite_weights": true}'`` for projected BCD, which sessions 7-16 took for the
+notebook's). ``--checkpoint PATH`` saves the run at every evaluation and, when PATH
 exists, continues it from there (a 1,500-iteration run outlasts one sitting).
 """
 
@@ -54,7 +56,7 @@ def trainer_for(preset, threads, tau_growth, overwrite_weights, overrides=None):
     """The BCD of ``preset``, with ``overrides`` (BCD keyword arguments) applied on top."""
     if preset == "notebook":
         settings = dict(gamma=5.0, rho=5.0, alpha=1.0, tau=0.1, tau_growth=1.0,
-                        train_bias=False, overwrite_weights=True)
+                        train_bias=False, overwrite_weights=False)
     else:
         settings = dict(tau_growth=tau_growth, overwrite_weights=overwrite_weights)
     return nnbcd.BCD(n_threads=threads, **{**settings, **(overrides or {})})
@@ -85,7 +87,7 @@ def main(argv=None):
     parser.add_argument("--overwrite-weights", action="store_true",
                         help="W <- G after each sweep (the authors' projected BCD)")
     parser.add_argument("--preset", choices=["notebook"], default=None,
-                        help="the authors' notebooks' settings (overrides --tau-growth and "
+                        help="the authors' notebook's settings (overrides --tau-growth and "
                              "--overwrite-weights)")
     parser.add_argument("--bcd", type=json.loads, default={},
                         help='JSON object of nnbcd.BCD arguments over the preset\'s, e.g. '

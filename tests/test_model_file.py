@@ -233,3 +233,9 @@ def test_save_is_atomic(tmp_path):
         model.save(tmp_path / "no-such-dir" / "m")
     assert path.read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m"]
+
+
+def test_version_is_the_installed_distributions():
+    from importlib.metadata import version
+
+    assert nnbcd.__version__ == version("nnbcd")

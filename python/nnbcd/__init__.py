@@ -12,8 +12,8 @@ from .history import History
 from .mlp import MLP
 from .model_file import ModelFileError, load
 from .regressor import NNBCDRegressor
+from ._version import __version__
 
-__version__ = "0.1.0"
 
 __all__ = ["BCD", "EarlyStopping", "ConvNet", "MLP", "History", "NNBCDClassifier", "NNBCDRegressor", "Pruned",
            "TensorTrain", "TrainingState", "DivergenceError", "ModelFileError", "load", "blocks",

@@ -26,6 +26,7 @@ from safetensors import SafetensorError
 from safetensors.numpy import load as load_tensors
 from safetensors.numpy import save as save_tensors
 
+from ._version import __version__
 from .compression import Pruned, TensorTrain
 from .memory import available_memory
 
@@ -63,8 +64,6 @@ def _layer_spec(spec):
 
 
 def _metadata(model):
-    from . import __version__
-
     conv = model._conv_metadata()
     return {"format": FORMAT, "version": VERSION, "library_version": __version__,
             "dtype": model.dtype.name, "model": type(model).__name__, "sizes": model.sizes,

@@ -26,6 +26,7 @@ knows works.
 
 import numpy as np
 
+from ._version import __version__
 from .compression import Pruned, TensorTrain
 
 OPSET = 17
@@ -239,11 +240,9 @@ def network_nodes(model, builder, features):
     """Writes the network's forward pass on the graph value ``features`` (batch × d_0, the
     model's dtype) into ``builder``; returns the name of the outputs (batch × d_N), which are
     ``model.decision_function``'s."""
-    from .convnet import ConvNet
-
     h = features
     for i, plan in enumerate(model.inference_plan()):
-        if i == 0 and isinstance(model, ConvNet):
+        if i == 0 and hasattr(model, "feature_map_shape"):  # a ConvNet: no import of it here
             h = _convolution(builder, h, model)
         else:
             h = builder.node("Add", [_layer_product(builder, h, model, i, plan),
@@ -258,8 +257,6 @@ def to_model_proto(model, opset=OPSET):
     (batch × d_N), both of the network's dtype, the batch dimension dynamic."""
     onnx = require("onnx")
     opset = check_opset(opset)
-    from . import __version__
-
     element_type = onnx.helper.np_dtype_to_tensor_dtype(model.dtype)
     builder = GraphBuilder()
     outputs = network_nodes(model, builder, "input")
