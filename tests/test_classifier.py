@@ -77,14 +77,17 @@ def test_standardising_makes_the_fit_invariant_to_each_features_units(small_prob
     assert not np.allclose(raw.decision_function(X * scale + offset), plain.decision_function(X))
 
 
-@pytest.mark.parametrize("compression, init_scale, weight_decay, penalty, extrapolation", [
-    (None, 1.0, 0.003, 1.0, False), ("prune", 1.0, 0.003, 5.0, True),
-    ("tt", 0.01, 0.0003, 5.0, True)])
+@pytest.mark.parametrize(
+    "compression, init_scale, weight_decay, penalty, extrapolation, tau, overwrite", [
+        (None, 1.0, 0.003, 1.0, False, 5.0, False), ("prune", 1.0, 0.003, 5.0, True, 200.0, False),
+        ("tt", 0.01, 0.0003, 5.0, True, 5.0, True)])
 def test_auto_settings_follow_the_compression(small_problem, compression, init_scale,
-                                              weight_decay, penalty, extrapolation):
+                                              weight_decay, penalty, extrapolation, tau,
+                                              overwrite):
     """"auto" is the recipe of the compression kind (nnbcd.recipes), init_scale reaches the
-    network (another scale trains another network), and compressed networks train by
-    projected BCD with a fixed tau unless told otherwise."""
+    network (another scale trains another network), and compressed networks train with a
+    fixed tau: pruned ones by plain BCD, tensor trains by projected BCD, unless told
+    otherwise."""
     X, y = small_problem
 
     def weights(**params):
@@ -94,14 +97,15 @@ def test_auto_settings_follow_the_compression(small_problem, compression, init_s
 
     auto = weights()
     for W, expected in zip(auto, weights(init_scale=init_scale, weight_decay=weight_decay,
-                                         gamma=penalty, rho=penalty, tau_growth=1.0,
-                                         overwrite_weights=True,
+                                         gamma=penalty, rho=penalty, tau=tau,
+                                         tau_growth=1.0, overwrite_weights=overwrite,
                                          extrapolation=extrapolation)):
         np.testing.assert_array_equal(W, expected)
     assert not np.array_equal(auto[0], weights(extrapolation=not extrapolation)[0])
     assert not np.array_equal(auto[0], weights(gamma=penalty * 2, rho=penalty * 2)[0])
     if compression is not None:  # the schedule matters only with compressed layers
-        assert not np.array_equal(auto[0], weights(overwrite_weights=False)[0])
+        assert not np.array_equal(auto[0], weights(overwrite_weights=not overwrite)[0])
+        assert not np.array_equal(auto[0], weights(tau=tau * 2)[0])
     assert not np.allclose(auto[0], weights(init_scale=init_scale * 2)[0])
 
 

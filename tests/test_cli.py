@@ -86,28 +86,30 @@ def test_init_scale_and_weight_decay_reach_the_network(capsys, tmp_path):
 
 
 def test_schedule_and_couplings_follow_the_compression_unless_given(capsys, tmp_path):
-    """--tau-growth, --[no-]overwrite-weights, --gamma, --rho and --[no-]extrapolation are
-    passed on; without them nnbcd.recipes': W <- G after every sweep with a fixed tau, gamma =
-    rho = 5 and extrapolation for compressed networks, gamma = rho = 1 and none for dense ones."""
+    """--tau, --tau-growth, --[no-]overwrite-weights, --gamma, --rho and --[no-]extrapolation
+    are passed on; without them nnbcd.recipes': a fixed tau (5 with W <- G after every sweep for
+    tensor trains, 200 without for pruned networks), gamma = rho = 5 and extrapolation for
+    compressed networks, gamma = rho = 1 and none for dense ones."""
     def settings(*options):
         out_dir = tmp_path / "_".join(map(str, options))
         status, _, err = run(capsys, "train", "--output", out_dir, "--iterations", 1, "--no-plot",
                              *SMALL, *options)
         assert status == 0, err
         training = nnbcd.load(out_dir / "model.safetensors").training_
-        return (training["tau_growth"], training["overwrite_weights"], training["gamma"],
-                training["rho"], training["extrapolation"])
+        return (training["tau"], training["tau_growth"], training["overwrite_weights"],
+                training["gamma"], training["rho"], training["extrapolation"])
 
-    assert settings() == (pytest.approx(1.0), True, pytest.approx(5.0), pytest.approx(5.0),
-                          True)
-    assert settings("--sparsity", 0.9) == (pytest.approx(1.0), True, pytest.approx(5.0),
-                                           pytest.approx(5.0), True)
-    assert settings("--dense") == (pytest.approx(1.0), True, pytest.approx(1.0),
-                                   pytest.approx(1.0), False)
+    assert settings() == (pytest.approx(5.0), pytest.approx(1.0), True, pytest.approx(5.0),
+                          pytest.approx(5.0), True)
+    assert settings("--sparsity", 0.9) == (pytest.approx(200.0), pytest.approx(1.0), False,
+                                           pytest.approx(5.0), pytest.approx(5.0), True)
+    assert settings("--dense") == (pytest.approx(5.0), pytest.approx(1.0), False,
+                                   pytest.approx(1.0), pytest.approx(1.0), False)
     assert settings("--dense", "--extrapolation")[-1] is True
-    assert settings("--sparsity", 0.9, "--tau-growth", 1.2, "--no-overwrite-weights",
+    assert settings("--sparsity", 0.9, "--tau", 3, "--tau-growth", 1.2, "--overwrite-weights",
                     "--gamma", 2, "--rho", 3, "--no-extrapolation") == (
-        pytest.approx(1.2), False, pytest.approx(2.0), pytest.approx(3.0), False)
+        pytest.approx(3.0), pytest.approx(1.2), True, pytest.approx(2.0), pytest.approx(3.0),
+        False)
 
 
 def digits_csv(path, offset):

@@ -21,7 +21,7 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from nnbcd import MLP, History, NNBCDClassifier, NNBCDRegressor
-from nnbcd.recipes import TAU
+from nnbcd.recipes import recipe
 
 TAU_GROWTH = 1.03  # a growing tau, to see where a run continues it from
 
@@ -192,14 +192,15 @@ def test_warm_start_continues_training(digits, compression):
     clf = NNBCDClassifier(max_iter=15, **params).fit(X_train, y_train)
     first = ([W.copy() for W in clf.model_.deployed_weights], clf.score(X_train, y_train),
              _squared_loss(clf, X_train, y_train), clf.tau_)
-    assert first[3] == pytest.approx(TAU * TAU_GROWTH ** 15, rel=1e-5)  # float32 tau
+    tau = recipe(compression).tau
+    assert first[3] == pytest.approx(tau * TAU_GROWTH ** 15, rel=1e-5)  # float32 tau
 
     clf.set_params(warm_start=True, max_iter=15).fit(X_train, y_train)
     assert clf.n_iter_ == 15 == len(clf.history_)  # as scikit-learn's MLP: the last fit's
     assert clf.score(X_train, y_train) >= first[1]
     assert _squared_loss(clf, X_train, y_train) < first[2]
     # tau continued where it stopped, so compression kept tightening
-    assert clf.tau_ == pytest.approx(TAU * TAU_GROWTH ** 30, rel=1e-5)
+    assert clf.tau_ == pytest.approx(tau * TAU_GROWTH ** 30, rel=1e-5)
     # the same as 30 iterations in one go, up to the re-lifting of U, V at the restart
     straight = NNBCDClassifier(max_iter=30, **params).fit(X_train, y_train)
     assert straight.tau_ == pytest.approx(clf.tau_, rel=1e-5)
@@ -255,7 +256,7 @@ def test_early_stopping_keeps_the_best_network(digits):
     assert clf.n_iter_ == improved[-1] + 10
     # ... and kept the network of the best iteration, with its tau
     assert clf.model_.training_["iterations"] == best
-    assert clf.tau_ == pytest.approx(TAU * TAU_GROWTH ** best, rel=1e-5)
+    assert clf.tau_ == pytest.approx(recipe(None).tau * TAU_GROWTH ** best, rel=1e-5)
     # trained on 90 % of the data
     assert clf.model_.training_["weight_decay"] == pytest.approx(
         0.003 * (len(X_train) - round(0.1 * len(X_train))), rel=0.01)

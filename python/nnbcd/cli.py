@@ -33,7 +33,7 @@ from .convnet import ConvNet
 from .distributed import WorkerLostError, import_distributed
 from .mlp import MLP
 from .model_file import load
-from .recipes import OVERWRITE_WEIGHTS, TAU, TAU_GROWTH, recipe
+from .recipes import TAU_GROWTH, recipe
 from .threads import usable_cores
 
 
@@ -187,15 +187,18 @@ def _add_train(commands):
                               help=f"see nnbcd.BCD (default: {getattr(recipe('tt'), name):g} "
                               f"for compressed networks, {getattr(recipe(None), name):g} for "
                               "dense ones)")
-    defaults = {"tau": TAU, "tau_growth": TAU_GROWTH}
-    for name in ("alpha", "tau", "tau_growth", "tau_max"):
+    training.add_argument("--tau", type=_NON_NEGATIVE_REAL,
+                          help=f"see nnbcd.BCD (default: {recipe('prune').tau:g} for pruned "
+                          f"networks, {recipe('tt').tau:g} for tensor trains)")
+    defaults = {"tau_growth": TAU_GROWTH}
+    for name in ("alpha", "tau_growth", "tau_max"):
         kind = _POSITIVE_REAL if name in _POSITIVE_SETTINGS else _NON_NEGATIVE_REAL
         default = defaults.get(name, _bcd_default(name))
         training.add_argument(f"--{name.replace('_', '-')}", type=kind, default=default,
                               help=f"see nnbcd.BCD (default: {default})")
     training.add_argument("--overwrite-weights", action=argparse.BooleanOptionalAction,
-                          default=OVERWRITE_WEIGHTS, help="W <- G after every sweep, projected "
-                          "BCD (see nnbcd.BCD; default: on)")
+                          help="W <- G after every sweep, projected BCD (see nnbcd.BCD; "
+                          "default: on for tensor trains, off for pruned networks)")
     training.add_argument("--extrapolation", action=argparse.BooleanOptionalAction,
                           help="move every block on along each sweep's step where the "
                           "objective does not rise (see nnbcd.BCD; default: on for compressed "
@@ -348,9 +351,9 @@ def _trainer(args, n_samples):
     chosen = recipe(_compression_kind(args))
     weight_decay = _option(args.weight_decay, chosen.weight_decay)
     return BCD(gamma=_option(args.gamma, chosen.gamma), rho=_option(args.rho, chosen.rho),
-               alpha=args.alpha, tau=args.tau,
+               alpha=args.alpha, tau=_option(args.tau, chosen.tau),
                tau_growth=args.tau_growth, tau_max=args.tau_max,
-               overwrite_weights=args.overwrite_weights,
+               overwrite_weights=_option(args.overwrite_weights, chosen.overwrite_weights),
                extrapolation=_option(args.extrapolation, chosen.extrapolation),
                n_threads=args.threads, weight_decay=weight_decay * n_samples)
 
@@ -591,9 +594,11 @@ def main(argv=None):
     parser = _parser()
     try:
         args = parser.parse_args(argv)
-        if getattr(args, "run", None) is train_command and args.tau_max < args.tau:
-            parser.error(f"argument --tau-max: must be >= --tau ({args.tau:g}), got "
-                         f"{args.tau_max:g}")
+        if getattr(args, "run", None) is train_command:
+            tau = _option(args.tau, recipe(_compression_kind(args)).tau)
+            if args.tau_max < tau:
+                parser.error(f"argument --tau-max: must be >= --tau ({tau:g}), got "
+                             f"{args.tau_max:g}")
     except SystemExit as exit_:  # --help, or a usage error already printed
         return exit_.code
     with warnings.catch_warnings():

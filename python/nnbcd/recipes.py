@@ -38,10 +38,7 @@ and on MNIST (``bench/suite.py``):
 
 from dataclasses import dataclass
 
-# Projected BCD for every compressed kind (dense layers have no τ term and no G to copy).
-TAU = 5.0  # τ, held fixed
-TAU_GROWTH = 1.0
-OVERWRITE_WEIGHTS = True  # W_i <- G_i after every sweep
+TAU_GROWTH = 1.0  # τ is held fixed for every kind
 
 
 @dataclass(frozen=True)
@@ -51,18 +48,22 @@ class Recipe:
     gamma: float = 1.0   # the objective's activation ...
     rho: float = 1.0     # ... and linear coupling
     extrapolation: bool = False  # every block moved on along the sweep's step where Φ falls
+    tau: float = 5.0     # the coupling of compressed layers to G (dense layers have none)
+    overwrite_weights: bool = False  # W_i <- G_i after every sweep: projected BCD
 
     def bcd_settings(self, n_samples):
         """``nnbcd.BCD``'s arguments (but the threads) for ``n_samples`` training samples."""
-        return dict(gamma=self.gamma, rho=self.rho, tau=TAU, tau_growth=TAU_GROWTH,
-                    overwrite_weights=OVERWRITE_WEIGHTS, extrapolation=self.extrapolation,
+        return dict(gamma=self.gamma, rho=self.rho, tau=self.tau, tau_growth=TAU_GROWTH,
+                    overwrite_weights=self.overwrite_weights, extrapolation=self.extrapolation,
                     weight_decay=self.weight_decay * n_samples)
 
 
 RECIPES = {
     "dense": Recipe(init_scale=1.0, weight_decay=0.003),
-    "prune": Recipe(init_scale=1.0, weight_decay=0.003, gamma=5.0, rho=5.0, extrapolation=True),
-    "tt": Recipe(init_scale=0.01, weight_decay=0.0003, gamma=5.0, rho=5.0, extrapolation=True),
+    "prune": Recipe(init_scale=1.0, weight_decay=0.003, gamma=5.0, rho=5.0, extrapolation=True,
+                    tau=200.0),
+    "tt": Recipe(init_scale=0.01, weight_decay=0.0003, gamma=5.0, rho=5.0, extrapolation=True,
+                 overwrite_weights=True),
 }
 
 
