@@ -8,7 +8,7 @@ the time to 98 % test accuracy; then seconds per iteration and the memory estima
     python bench/cnn_mnist.py [--iterations 200] [--eval-every 10] [--rank 40] [--threads 0]
                               [--tau-growth 1.15] [--overwrite-weights] [--full-iterations 1]
                               [--preset notebook] [--bcd JSON] [--init JSON]
-                              [--checkpoint PATH] [--dtype float32]
+                              [--checkpoint PATH] [--dtype float32] [--budget SECONDS]
 
 ``--preset notebook`` is the authors' notebook's setting (``CNN/NN-BCD/NNBCD_CNN_part1.ipynb``):
 W ~ 0.01·N(0, 1), biases frozen at zero, γ = ρ = 5, α = 1, τ = 0.1 fixed, the first projection
@@ -99,6 +99,9 @@ def main(argv=None):
                         help="the network's and the data's floating-point type")
     parser.add_argument("--full-iterations", type=int, default=1,
                         help="iterations timed on all 60,000 training images (0: skip)")
+    parser.add_argument("--budget", type=float, default=None,
+                        help="stop after the evaluation at which this many seconds of training "
+                             "have passed (as bench/experiments.py's budgets)")
     parser.add_argument("--checkpoint", type=Path, default=None,
                         help="save the run here at every evaluation; resume from it if it exists")
     args = parser.parse_args(argv)
@@ -138,6 +141,8 @@ def main(argv=None):
                   f"{state.objective()['total']:11.4e}  {accuracy:8.4f}", flush=True)
             if args.checkpoint is not None:
                 state.save_checkpoint(args.checkpoint)
+            if args.budget is not None and elapsed >= args.budget:
+                break
     print(f"median {np.median(step_seconds):.2f} s/iteration on {args.train_size} images; peak "
           f"RSS {peak_rss_gib():.2f} GiB")
     print("98 % test accuracy: " + (f"reached at iteration {reached[0]} after {reached[1]:.0f} s "

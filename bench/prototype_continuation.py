@@ -15,7 +15,6 @@ state (``TrainingState.restore``). Prints the deployed network's test accuracy.
 import argparse
 import os
 import sys
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import suite  # noqa: E402
@@ -54,9 +53,9 @@ def main(argv=None):
     coupling = recipe(problem.kind).gamma
     if args.dense_first:
         state = continued(state, X, y, problem.kind, coupling, args.threads, dense=True)
-    elapsed = 0.0
-    for k in range(1, args.iterations + 1):
-        started = time.perf_counter()
+
+    def iteration(k, state):
+        nonlocal coupling
         if k > 1 and (k - 1) % args.every == 0 and coupling < args.cap:
             coupling = min(coupling * args.factor, args.cap)
             state = continued(state, X, y, problem.kind, coupling, args.threads,
@@ -64,10 +63,10 @@ def main(argv=None):
         elif args.dense_first and k == args.dense_first + 1:
             state = continued(state, X, y, problem.kind, coupling, args.threads)
         state.step()
-        elapsed += time.perf_counter() - started
-        if k % args.eval_every == 0:
-            print(f"iteration {k}, {elapsed:.0f} s, gamma = rho = {coupling:g}, "
-                  + suite.accuracies(state, X_test, y_test, args.threads), flush=True)
+        return state
+
+    suite.screen(state, args.iterations, args.eval_every, X_test, y_test, args.threads,
+                 iteration, lambda state: f"gamma = rho = {coupling:g}, ")
     return 0
 
 

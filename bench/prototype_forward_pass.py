@@ -13,7 +13,6 @@ Prints the deployed network's training and test accuracy.
 import argparse
 import os
 import sys
-import time
 
 import numpy as np
 
@@ -51,9 +50,8 @@ def main(argv=None):
     args = parser.parse_args(argv)
     print("command: python bench/prototype_forward_pass.py " + " ".join(sys.argv[1:]))
     _, (X, y, X_test, y_test), state = suite.started(args.problem, args.threads)
-    elapsed = 0.0
-    for k in range(1, args.iterations + 1):
-        started = time.perf_counter()
+
+    def iteration(k, state):
         state.step()
         if not args.off:
             before = state.objective()["total"]
@@ -63,10 +61,10 @@ def main(argv=None):
             after = state.objective()["total"]
             if after > before * (1 + 1e-5):
                 print(f"  iteration {k}: the forward pass raised Phi {before:.6g} -> {after:.6g}")
-        elapsed += time.perf_counter() - started
-        if k % args.eval_every == 0:
-            print(f"iteration {k}, {elapsed:.0f} s, Phi {state.objective()['total']:.6g}, "
-                  + suite.accuracies(state, X_test, y_test, args.threads), flush=True)
+        return state
+
+    suite.screen(state, args.iterations, args.eval_every, X_test, y_test, args.threads,
+                 iteration, lambda state: f"Phi {state.objective()['total']:.6g}, ")
     return 0
 
 

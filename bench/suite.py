@@ -112,6 +112,23 @@ def accuracies(state, X_test, y_test, threads):
     return f"train {state.train_accuracy():.4f}, test {test:.4f}"
 
 
+def screen(state, iterations, eval_every, X_test, y_test, threads, iteration,
+           describe=lambda state: ""):
+    """The prototypes' loop: ``iteration(k, state)`` runs iteration k and returns the state to
+    go on with (the same, or one that continues it under other settings); every
+    ``eval_every`` iterations prints the training seconds, ``describe(state)`` and the
+    deployed network's training and test accuracy."""
+    elapsed = 0.0
+    for k in range(1, iterations + 1):
+        started = time.perf_counter()
+        state = iteration(k, state)
+        elapsed += time.perf_counter() - started
+        if k % eval_every == 0:
+            print(f"iteration {k}, {elapsed:.0f} s, {describe(state)}"
+                  + accuracies(state, X_test, y_test, threads), flush=True)
+    return state
+
+
 def train(problem, data, seed, iterations, eval_every, threads, name, overrides=None,
           dtype="float32"):
     """[(iteration, training seconds, test accuracy)] of one run, and the network's CR."""
