@@ -346,12 +346,17 @@ def _compression_summary(args):
     return "dense"
 
 
+def _tau(args):
+    """--tau, or the recipe's τ for the compression asked for."""
+    return _option(args.tau, recipe(_compression_kind(args)).tau)
+
+
 def _trainer(args, n_samples):
     """The ``BCD`` trainer of ``args``; the weight decay is per training sample."""
     chosen = recipe(_compression_kind(args))
     weight_decay = _option(args.weight_decay, chosen.weight_decay)
     return BCD(gamma=_option(args.gamma, chosen.gamma), rho=_option(args.rho, chosen.rho),
-               alpha=args.alpha, tau=_option(args.tau, chosen.tau),
+               alpha=args.alpha, tau=_tau(args),
                tau_growth=args.tau_growth, tau_max=args.tau_max,
                overwrite_weights=_option(args.overwrite_weights, chosen.overwrite_weights),
                extrapolation=_option(args.extrapolation, chosen.extrapolation),
@@ -595,7 +600,7 @@ def main(argv=None):
     try:
         args = parser.parse_args(argv)
         if getattr(args, "run", None) is train_command:
-            tau = _option(args.tau, recipe(_compression_kind(args)).tau)
+            tau = _tau(args)
             if args.tau_max < tau:
                 parser.error(f"argument --tau-max: must be >= --tau ({tau:g}), got "
                              f"{args.tau_max:g}")
