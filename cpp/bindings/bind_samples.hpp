@@ -12,6 +12,7 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <nnbcd/denormals.hpp>
 #include <nnbcd/mlp.hpp>
 #include <nnbcd/samples.hpp>
 #include <nnbcd/shard.hpp>
@@ -130,6 +131,7 @@ void bind_samples(py::module_& m, const std::string& s) {
              const auto y = columns(state->Y, "Y");
              py::gil_scoped_release release;
              ThreadScope scope(n_threads);
+             FlushDenormals flush;
              state->shard = std::make_unique<Shard<T>>(net, x, y);
              return state;
            }),
@@ -139,6 +141,7 @@ void bind_samples(py::module_& m, const std::string& s) {
            [](State& s, const Mlp<T>& net, Index i, T gamma, T rho, T alpha,
               const Vector<T>& centre, int n_threads) {
              ThreadScope scope(n_threads);
+             FlushDenormals flush;
              s.shard->update_lifted(net, i, gamma, rho, alpha);
              return s.shard->weight_sums(net, i, centre);
            },
@@ -150,6 +153,7 @@ void bind_samples(py::module_& m, const std::string& s) {
              {
                py::gil_scoped_release release;
                ThreadScope scope(n_threads);
+               FlushDenormals flush;
                m = s.shard->input_moments(i);
              }
              return py::make_tuple(m.count, m.sum, m.squares);
@@ -161,6 +165,7 @@ void bind_samples(py::module_& m, const std::string& s) {
              {
                py::gil_scoped_release release;
                ThreadScope scope(n_threads);
+               FlushDenormals flush;
                o = s.shard->objective_sums(net);
              }
              return objective_terms(o);
@@ -170,12 +175,14 @@ void bind_samples(py::module_& m, const std::string& s) {
       .def("extrapolate",
            [](State& s, T beta, int n_threads) {
              ThreadScope scope(n_threads);
+             FlushDenormals flush;
              s.shard->extrapolate(beta);
            },
            py::arg("beta"), py::arg("n_threads") = 0, release_gil())
       .def("shorten_extrapolation",
            [](State& s, T fraction, int n_threads) {
              ThreadScope scope(n_threads);
+             FlushDenormals flush;
              s.shard->shorten_extrapolation(fraction);
            },
            py::arg("fraction"), py::arg("n_threads") = 0, release_gil())

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "block_seconds.hpp"
+#include "denormals.hpp"
 #include "blocks.hpp"
 #include "hyperparameters.hpp"
 #include "mlp.hpp"
@@ -38,6 +39,7 @@ class Bcd {
       : net_(net), h_(h), n_threads_(n_threads), last_good_(net), previous_(net) {
     h_.validate();
     ThreadScope scope(n_threads_);
+    FlushDenormals flush;
     local_ = std::make_unique<ShardSamples<T>>(net, X, Y);
     samples_ = local_.get();
     start();
@@ -54,6 +56,7 @@ class Bcd {
         previous_(net) {
     h_.validate();
     ThreadScope scope(n_threads_);
+    FlushDenormals flush;
     start();
   }
 
@@ -91,6 +94,7 @@ class Bcd {
                             std::to_string(iteration_) +
                             "; its lifted variables are invalid: start a new run");
     ThreadScope scope(n_threads_);
+    FlushDenormals flush;
     {
       ScopedSeconds timer(seconds_.snapshot);
       last_good_ = net_;  // same shapes: copies into the existing storage
@@ -201,6 +205,7 @@ class Bcd {
   // Phi and its terms at the current point.
   Objective objective() {
     ThreadScope scope(n_threads_);
+    FlushDenormals flush;
     ScopedSeconds timer(seconds_.objective);
     return evaluate_objective();
   }
