@@ -1,7 +1,7 @@
 """Issue #18's benchmark suite: the deployed network's test accuracy against iterations and
 training seconds, trained with the library's defaults (``nnbcd.recipes``, as the estimators and
-``nnbcd train`` use them: the initial scale, weight decay and γ = ρ of the compression kind,
-W ← G after every sweep with τ = 5 fixed, α = 1).
+``nnbcd train`` use them: the initial scale, weight decay, γ = ρ and τ schedule of the
+compression kind, plain BCD, α = 1).
 
     python bench/suite.py                                  # every problem, its own iterations
     python bench/suite.py --only digits-dense,digits-tt,digits-prune --seeds 3

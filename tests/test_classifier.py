@@ -78,16 +78,17 @@ def test_standardising_makes_the_fit_invariant_to_each_features_units(small_prob
 
 
 @pytest.mark.parametrize(
-    "compression, init_scale, weight_decay, penalty, extrapolation, tau, overwrite", [
-        (None, 1.0, 0.003, 1.0, False, 5.0, False), ("prune", 1.0, 0.003, 5.0, True, 200.0, False),
-        ("tt", 0.01, 0.0003, 5.0, True, 5.0, True)])
+    "compression, init_scale, weight_decay, penalty, extrapolation, tau, tau_growth, tau_max", [
+        (None, 1.0, 0.003, 1.0, False, 5.0, 1.0, 1e5),
+        ("prune", 1.0, 0.003, 5.0, True, 200.0, 1.0, 1e5),
+        ("tt", 0.01, 0.0003, 5.0, True, 0.1, 1.2, 200.0)])
 def test_auto_settings_follow_the_compression(small_problem, compression, init_scale,
                                               weight_decay, penalty, extrapolation, tau,
-                                              overwrite):
+                                              tau_growth, tau_max):
     """"auto" is the recipe of the compression kind (nnbcd.recipes), init_scale reaches the
-    network (another scale trains another network), and compressed networks train with a
-    fixed tau: pruned ones by plain BCD, tensor trains by projected BCD, unless told
-    otherwise."""
+    network (another scale trains another network), and compressed networks train by plain
+    BCD (W <- G only when asked for): pruned ones with a fixed τ, tensor trains with τ growing
+    from 0.1 to 200."""
     X, y = small_problem
 
     def weights(**params):
@@ -98,13 +99,14 @@ def test_auto_settings_follow_the_compression(small_problem, compression, init_s
     auto = weights()
     for W, expected in zip(auto, weights(init_scale=init_scale, weight_decay=weight_decay,
                                          gamma=penalty, rho=penalty, tau=tau,
-                                         tau_growth=1.0, overwrite_weights=overwrite,
+                                         tau_growth=tau_growth, tau_max=tau_max,
+                                         overwrite_weights=False,
                                          extrapolation=extrapolation)):
         np.testing.assert_array_equal(W, expected)
     assert not np.array_equal(auto[0], weights(extrapolation=not extrapolation)[0])
     assert not np.array_equal(auto[0], weights(gamma=penalty * 2, rho=penalty * 2)[0])
     if compression is not None:  # the schedule matters only with compressed layers
-        assert not np.array_equal(auto[0], weights(overwrite_weights=not overwrite)[0])
+        assert not np.array_equal(auto[0], weights(overwrite_weights=True)[0])
         assert not np.array_equal(auto[0], weights(tau=tau * 2)[0])
     assert not np.allclose(auto[0], weights(init_scale=init_scale * 2)[0])
 

@@ -86,30 +86,33 @@ def test_init_scale_and_weight_decay_reach_the_network(capsys, tmp_path):
 
 
 def test_schedule_and_couplings_follow_the_compression_unless_given(capsys, tmp_path):
-    """--tau, --tau-growth, --[no-]overwrite-weights, --gamma, --rho and --[no-]extrapolation
-    are passed on; without them nnbcd.recipes': a fixed tau (5 with W <- G after every sweep for
-    tensor trains, 200 without for pruned networks), gamma = rho = 5 and extrapolation for
-    compressed networks, gamma = rho = 1 and none for dense ones."""
+    """--tau, --tau-growth, --tau-max, --[no-]overwrite-weights, --gamma, --rho and
+    --[no-]extrapolation are passed on; without them nnbcd.recipes': plain BCD (no W <- G), τ
+    from 0.1 growing 1.2-fold to 200 for tensor trains and 200 fixed for pruned networks,
+    gamma = rho = 5 and extrapolation for compressed networks, gamma = rho = 1 and none for
+    dense ones."""
     def settings(*options):
         out_dir = tmp_path / "_".join(map(str, options))
         status, _, err = run(capsys, "train", "--output", out_dir, "--iterations", 1, "--no-plot",
                              *SMALL, *options)
         assert status == 0, err
         training = nnbcd.load(out_dir / "model.safetensors").training_
-        return (training["tau"], training["tau_growth"], training["overwrite_weights"],
-                training["gamma"], training["rho"], training["extrapolation"])
+        return (training["tau"], training["tau_growth"], training["tau_max"],
+                training["overwrite_weights"], training["gamma"], training["rho"],
+                training["extrapolation"])
 
-    assert settings() == (pytest.approx(5.0), pytest.approx(1.0), True, pytest.approx(5.0),
-                          pytest.approx(5.0), True)
-    assert settings("--sparsity", 0.9) == (pytest.approx(200.0), pytest.approx(1.0), False,
-                                           pytest.approx(5.0), pytest.approx(5.0), True)
-    assert settings("--dense") == (pytest.approx(5.0), pytest.approx(1.0), False,
-                                   pytest.approx(1.0), pytest.approx(1.0), False)
+    approx = pytest.approx
+    assert settings() == (approx(0.1), approx(1.2), approx(200.0), False, approx(5.0),
+                          approx(5.0), True)
+    assert settings("--sparsity", 0.9) == (approx(200.0), approx(1.0), approx(1e5), False,
+                                           approx(5.0), approx(5.0), True)
+    assert settings("--dense") == (approx(5.0), approx(1.0), approx(1e5), False, approx(1.0),
+                                   approx(1.0), False)
     assert settings("--dense", "--extrapolation")[-1] is True
-    assert settings("--sparsity", 0.9, "--tau", 3, "--tau-growth", 1.2, "--overwrite-weights",
-                    "--gamma", 2, "--rho", 3, "--no-extrapolation") == (
-        pytest.approx(3.0), pytest.approx(1.2), True, pytest.approx(2.0), pytest.approx(3.0),
-        False)
+    assert settings("--sparsity", 0.9, "--tau", 3, "--tau-growth", 1.3, "--tau-max", 50,
+                    "--overwrite-weights", "--gamma", 2, "--rho", 3, "--no-extrapolation") == (
+        approx(3.0), approx(1.3), approx(50.0), True, approx(2.0), approx(3.0), False)
+    assert settings("--tau", 0.5)[:3] == (approx(0.5), approx(1.2), approx(200.0))
 
 
 def digits_csv(path, offset):

@@ -33,7 +33,7 @@ from .convnet import ConvNet
 from .distributed import WorkerLostError, import_distributed
 from .mlp import MLP
 from .model_file import load
-from .recipes import TAU_GROWTH, recipe
+from .recipes import recipe
 from .threads import usable_cores
 
 
@@ -72,8 +72,6 @@ _FRACTION = _number(float, lambda s: 0 < s < 1, "in (0, 1)")
 _POSITIVE_REAL = _number(float, lambda s: 0 < s < math.inf, "a positive finite number")
 _NON_NEGATIVE_REAL = _number(float, lambda s: 0 <= s < math.inf, "a finite number >= 0")
 DEFAULT_TT_RANK = 8  # two 256-wide TT layers on digits: CR 0.064
-# BCD's settings that must be > 0; the others (tau, tau_max, weight decay) may be 0
-_POSITIVE_SETTINGS = ("alpha", "tau_growth")
 
 
 def _bcd_default(name):
@@ -187,18 +185,21 @@ def _add_train(commands):
                               help=f"see nnbcd.BCD (default: {getattr(recipe('tt'), name):g} "
                               f"for compressed networks, {getattr(recipe(None), name):g} for "
                               "dense ones)")
+    training.add_argument("--alpha", type=_POSITIVE_REAL, default=_bcd_default("alpha"),
+                          help=f"see nnbcd.BCD (default: {_bcd_default('alpha')})")
+    prune, tt = recipe("prune"), recipe("tt")
     training.add_argument("--tau", type=_NON_NEGATIVE_REAL,
-                          help=f"see nnbcd.BCD (default: {recipe('prune').tau:g} for pruned "
-                          f"networks, {recipe('tt').tau:g} for tensor trains)")
-    defaults = {"tau_growth": TAU_GROWTH}
-    for name in ("alpha", "tau_growth", "tau_max"):
-        kind = _POSITIVE_REAL if name in _POSITIVE_SETTINGS else _NON_NEGATIVE_REAL
-        default = defaults.get(name, _bcd_default(name))
-        training.add_argument(f"--{name.replace('_', '-')}", type=kind, default=default,
-                              help=f"see nnbcd.BCD (default: {default})")
+                          help=f"see nnbcd.BCD (default: {prune.tau:g} for pruned networks, "
+                          f"{tt.tau:g} for tensor trains)")
+    training.add_argument("--tau-growth", type=_POSITIVE_REAL,
+                          help=f"see nnbcd.BCD (default: {tt.tau_growth:g} for tensor trains, "
+                          f"{prune.tau_growth:g} otherwise)")
+    training.add_argument("--tau-max", type=_NON_NEGATIVE_REAL,
+                          help=f"see nnbcd.BCD (default: {tt.tau_max:g} for tensor trains, "
+                          f"{prune.tau_max:g} otherwise)")
     training.add_argument("--overwrite-weights", action=argparse.BooleanOptionalAction,
-                          help="W <- G after every sweep, projected BCD (see nnbcd.BCD; "
-                          "default: on for tensor trains, off for pruned networks)")
+                          default=False, help="W <- G after every sweep, projected BCD (see "
+                          "nnbcd.BCD; default: off, plain BCD)")
     training.add_argument("--extrapolation", action=argparse.BooleanOptionalAction,
                           help="move every block on along each sweep's step where the "
                           "objective does not rise (see nnbcd.BCD; default: on for compressed "
@@ -346,19 +347,21 @@ def _compression_summary(args):
     return "dense"
 
 
-def _tau(args):
-    """--tau, or the recipe's τ for the compression asked for."""
-    return _option(args.tau, recipe(_compression_kind(args)).tau)
+def _tau_schedule(args):
+    """(τ, its growth, its cap): the options given, else the recipe's for the compression."""
+    chosen = recipe(_compression_kind(args))
+    return (_option(args.tau, chosen.tau), _option(args.tau_growth, chosen.tau_growth),
+            _option(args.tau_max, chosen.tau_max))
 
 
 def _trainer(args, n_samples):
     """The ``BCD`` trainer of ``args``; the weight decay is per training sample."""
     chosen = recipe(_compression_kind(args))
     weight_decay = _option(args.weight_decay, chosen.weight_decay)
+    tau, tau_growth, tau_max = _tau_schedule(args)
     return BCD(gamma=_option(args.gamma, chosen.gamma), rho=_option(args.rho, chosen.rho),
-               alpha=args.alpha, tau=_tau(args),
-               tau_growth=args.tau_growth, tau_max=args.tau_max,
-               overwrite_weights=_option(args.overwrite_weights, chosen.overwrite_weights),
+               alpha=args.alpha, tau=tau, tau_growth=tau_growth, tau_max=tau_max,
+               overwrite_weights=args.overwrite_weights,
                extrapolation=_option(args.extrapolation, chosen.extrapolation),
                n_threads=args.threads, weight_decay=weight_decay * n_samples)
 
@@ -600,10 +603,10 @@ def main(argv=None):
     try:
         args = parser.parse_args(argv)
         if getattr(args, "run", None) is train_command:
-            tau = _tau(args)
-            if args.tau_max < tau:
+            tau, _, tau_max = _tau_schedule(args)
+            if tau_max < tau:
                 parser.error(f"argument --tau-max: must be >= --tau ({tau:g}), got "
-                             f"{args.tau_max:g}")
+                             f"{tau_max:g}")
     except SystemExit as exit_:  # --help, or a usage error already printed
         return exit_.code
     with warnings.catch_warnings():

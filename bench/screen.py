@@ -1,0 +1,45 @@
+"""Screen settings on one bench/suite.py problem: the deployed network's training and test
+accuracy (and the extrapolation's restarts) every few iterations, with BCD arguments and the
+initial scale over the defaults.
+
+    python bench/screen.py PROBLEM ITERATIONS EVAL_EVERY ['{"tau": 0.1, "tau_growth": 1.2}']
+
+The JSON object takes ``nnbcd.BCD`` arguments, plus ``init_scale`` (the network's, instead of
+the recipe's) and ``weight_decay_per_sample`` (λ / n, instead of ``weight_decay``). 1 thread.
+"""
+
+import json
+import os
+import sys
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import suite  # noqa: E402
+
+import nnbcd  # noqa: E402
+
+
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else argv
+    if len(argv) not in (3, 4):
+        sys.exit(__doc__)
+    name, iterations, eval_every = argv[0], int(argv[1]), int(argv[2])
+    overrides = json.loads(argv[3]) if len(argv) == 4 else {}
+    problem = suite.PROBLEMS[name]
+    X, y, X_test, y_test = suite.load(problem.data, suite.DEFAULT_MNIST)
+    if "weight_decay_per_sample" in overrides:
+        overrides["weight_decay"] = overrides.pop("weight_decay_per_sample") * len(X)
+    init_scale = overrides.pop("init_scale", suite.recipe(problem.kind).init_scale)
+    settings = {**suite.recipe(problem.kind).bcd_settings(len(X)), **overrides}
+    state = nnbcd.BCD(n_threads=1, **settings).start(
+        problem.network(init_scale, 0, "float32"), np.asarray(X, np.float32), y)
+    print(f"command: python bench/screen.py {' '.join(argv)}", flush=True)
+    suite.screen(state, iterations, eval_every, np.asarray(X_test, np.float32), y_test, 1,
+                 lambda k, state: (state.step(), state)[1],
+                 lambda state: f"restarts {state.restarts}, ")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
