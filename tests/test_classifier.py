@@ -111,6 +111,17 @@ def test_auto_settings_follow_the_compression(small_problem, compression, init_s
     assert not np.allclose(auto[0], weights(init_scale=init_scale * 2)[0])
 
 
+def test_a_tau_above_the_recipes_cap_raises_the_cap(small_problem):
+    """tau_max="auto" is the recipe's cap (200 for tensor trains) or a larger τ given; a
+    tau_max given below tau is refused, naming it."""
+    X, y = small_problem
+    clf = NNBCDClassifier((16,), compression="tt", tau=500.0, max_iter=2, random_state=0,
+                          n_threads=1).fit(X, y)
+    assert clf.tau_ == pytest.approx(500.0)
+    with pytest.raises(ValueError, match="tau_max"):
+        NNBCDClassifier((16,), compression="tt", tau=500.0, tau_max=100.0).fit(X, y)
+
+
 def test_string_labels_and_params_round_trip(small_problem):
     X, y = small_problem
     labels = np.array(["cat", "dog", "emu"])[y]

@@ -113,6 +113,7 @@ def test_schedule_and_couplings_follow_the_compression_unless_given(capsys, tmp_
                     "--overwrite-weights", "--gamma", 2, "--rho", 3, "--no-extrapolation") == (
         approx(3.0), approx(1.3), approx(50.0), True, approx(2.0), approx(3.0), False)
     assert settings("--tau", 0.5)[:3] == (approx(0.5), approx(1.2), approx(200.0))
+    assert settings("--tau", 500)[:3] == (approx(500.0), approx(1.2), approx(500.0))
 
 
 def digits_csv(path, offset):

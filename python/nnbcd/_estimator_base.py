@@ -42,7 +42,8 @@ _PARAMETERS_DOC = string.Template("""
         ones, growing to 200 (``nnbcd.recipes``). With ``warm_start`` τ continues from where
         the previous fit stopped (``tau_``), not from ``tau``.
     tau_max : float >= tau or "auto", default="auto"
-        The cap of a growing τ. "auto": 200 for tensor-train networks, 1e5 otherwise.
+        The cap of a growing τ. "auto": 200 for tensor-train networks, 1e5 otherwise (or
+        ``tau``, where that is larger).
     tau_growth : float > 0 or "auto", default="auto"
         τ is multiplied by this after every iteration (1: held fixed). "auto": 1.2 for
         tensor-train networks, 1 otherwise (``nnbcd.recipes``).
@@ -251,8 +252,7 @@ class NNBCDEstimator(BaseEstimator):
                  else v.check_non_negative("tau", self.tau)),
             tau_growth=(chosen.tau_growth if _is_auto(self.tau_growth)
                         else v.check_positive("tau_growth", self.tau_growth)),
-            tau_max=(chosen.tau_max if _is_auto(self.tau_max)
-                     else v.check_non_negative("tau_max", self.tau_max)),
+
             overwrite_weights=_check_bool("overwrite_weights", self.overwrite_weights),
             extrapolation=(chosen.extrapolation if _is_auto(self.extrapolation)
                            else _check_bool("extrapolation", self.extrapolation)),
@@ -273,6 +273,9 @@ class NNBCDEstimator(BaseEstimator):
             standardize=_check_bool("standardize", self.standardize),
             verbose=bool(verbose),
         )
+        # "auto" caps τ at the recipe's cap, or at a larger τ given
+        s.tau_max = (max(chosen.tau_max, s.tau) if _is_auto(self.tau_max)
+                     else v.check_non_negative("tau_max", self.tau_max))
         # The schedule's own checks (gamma > 0, tau_max >= tau, ...), with BCD's messages.
         BCD(gamma=s.gamma, rho=s.rho, alpha=self.alpha, tau=s.tau,
             tau_growth=s.tau_growth, tau_max=s.tau_max)

@@ -196,7 +196,7 @@ def _add_train(commands):
                           f"{prune.tau_growth:g} otherwise)")
     training.add_argument("--tau-max", type=_NON_NEGATIVE_REAL,
                           help=f"see nnbcd.BCD (default: {tt.tau_max:g} for tensor trains, "
-                          f"{prune.tau_max:g} otherwise)")
+                          f"{prune.tau_max:g} otherwise, or --tau where larger)")
     training.add_argument("--overwrite-weights", action=argparse.BooleanOptionalAction,
                           default=False, help="W <- G after every sweep, projected BCD (see "
                           "nnbcd.BCD; default: off, plain BCD)")
@@ -350,8 +350,9 @@ def _compression_summary(args):
 def _tau_schedule(args):
     """(τ, its growth, its cap): the options given, else the recipe's for the compression."""
     chosen = recipe(_compression_kind(args))
-    return (_option(args.tau, chosen.tau), _option(args.tau_growth, chosen.tau_growth),
-            _option(args.tau_max, chosen.tau_max))
+    tau = _option(args.tau, chosen.tau)
+    return (tau, _option(args.tau_growth, chosen.tau_growth),
+            _option(args.tau_max, max(chosen.tau_max, tau)))
 
 
 def _trainer(args, n_samples):
