@@ -26,8 +26,8 @@ and on MNIST (``bench/suite.py``):
   ramp (× 1.1) the TT MLP on 7,352 MNIST images is at 0.934 at iteration 100 and 0.959 at 200
   (0.942 at 199 by projected BCD at τ = 5; × 1.2 is level with × 1.1 to iteration 75),
   digits' TT network (× 1.2) at 0.976 at 200 over 3 seeds (0.953; × 1.1 0.968);
-  the paper's CNN at rank 40 is a point behind projected BCD early on (0.927 against 0.939 at
-  125) (``bench/results/tt_ramp.md``).
+  the paper's CNN at rank 40, with weight decay, a point behind projected BCD early on (0.927
+  against 0.939 at 125), without it far ahead (above) (``bench/results/tt_ramp.md``).
 - Compressed networks weigh the activation and linear terms by γ = ρ = 5: the deployed
   network then follows the fit more closely. The TT MLP is at 0.872 at iteration 100 (0.832
   at γ = ρ = 1), the CNN at 0.85 at iteration 50 (0.79), LeNet at 0.894 at 100 (0.878);
