@@ -17,8 +17,6 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import suite  # noqa: E402
 
-import nnbcd  # noqa: E402
-
 
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
@@ -30,10 +28,9 @@ def main(argv=None):
     X, y, X_test, y_test = suite.load(problem.data, suite.DEFAULT_MNIST)
     if "weight_decay_per_sample" in overrides:
         overrides["weight_decay"] = overrides.pop("weight_decay_per_sample") * len(X)
-    init_scale = overrides.pop("init_scale", suite.recipe(problem.kind).init_scale)
-    settings = {**suite.recipe(problem.kind).bcd_settings(len(X)), **overrides}
-    state = nnbcd.BCD(n_threads=1, **settings).start(
-        problem.network(init_scale, 0, "float32"), np.asarray(X, np.float32), y)
+    init_scale = overrides.pop("init_scale", None)
+    state = suite.start(problem, X, y, seed=0, threads=1, overrides=overrides,
+                        init_scale=init_scale)
     print(f"command: python bench/screen.py {' '.join(argv)}", flush=True)
     suite.screen(state, iterations, eval_every, np.asarray(X_test, np.float32), y_test, 1,
                  lambda k, state: (state.step(), state)[1],

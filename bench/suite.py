@@ -85,17 +85,22 @@ def load(data, mnist):
     return X_train, y_train, X_test, y_test
 
 
-def network(problem, seed, dtype="float32"):
-    """The problem's untrained network, initialised at its compression kind's scale."""
-    return problem.network(recipe(problem.kind).init_scale, seed, dtype)
+def network(problem, seed, dtype="float32", init_scale=None):
+    """The problem's untrained network, initialised at its compression kind's scale (or at
+    ``init_scale``)."""
+    scale = recipe(problem.kind).init_scale if init_scale is None else init_scale
+    return problem.network(scale, seed, dtype)
 
 
-def start(problem, X_train, y_train, seed, threads, overrides=None, dtype="float32"):
+def start(problem, X_train, y_train, seed, threads, overrides=None, dtype="float32",
+          init_scale=None):
     """The problem's network, trained with the defaults (``overrides``: BCD arguments over
-    them, for screening) in ``dtype``: the ``TrainingState`` to step."""
+    them, ``init_scale`` over the recipe's, for screening) in ``dtype``: the
+    ``TrainingState`` to step."""
     settings = recipe(problem.kind).bcd_settings(len(X_train))
     trainer = nnbcd.BCD(n_threads=threads, **{**settings, **(overrides or {})})
-    return trainer.start(network(problem, seed, dtype), np.asarray(X_train, dtype), y_train)
+    return trainer.start(network(problem, seed, dtype, init_scale), np.asarray(X_train, dtype),
+                         y_train)
 
 
 def started(name, threads, seed=0):

@@ -252,7 +252,6 @@ class NNBCDEstimator(BaseEstimator):
                  else v.check_non_negative("tau", self.tau)),
             tau_growth=(chosen.tau_growth if _is_auto(self.tau_growth)
                         else v.check_positive("tau_growth", self.tau_growth)),
-
             overwrite_weights=_check_bool("overwrite_weights", self.overwrite_weights),
             extrapolation=(chosen.extrapolation if _is_auto(self.extrapolation)
                            else _check_bool("extrapolation", self.extrapolation)),
@@ -273,8 +272,7 @@ class NNBCDEstimator(BaseEstimator):
             standardize=_check_bool("standardize", self.standardize),
             verbose=bool(verbose),
         )
-        # "auto" caps τ at the recipe's cap, or at a larger τ given
-        s.tau_max = (max(chosen.tau_max, s.tau) if _is_auto(self.tau_max)
+        s.tau_max = (chosen.tau_cap(s.tau) if _is_auto(self.tau_max)
                      else v.check_non_negative("tau_max", self.tau_max))
         # The schedule's own checks (gamma > 0, tau_max >= tau, ...), with BCD's messages.
         BCD(gamma=s.gamma, rho=s.rho, alpha=self.alpha, tau=s.tau,

@@ -352,7 +352,7 @@ def _tau_schedule(args):
     chosen = recipe(_compression_kind(args))
     tau = _option(args.tau, chosen.tau)
     return (tau, _option(args.tau_growth, chosen.tau_growth),
-            _option(args.tau_max, max(chosen.tau_max, tau)))
+            _option(args.tau_max, chosen.tau_cap(tau)))
 
 
 def _trainer(args, n_samples):

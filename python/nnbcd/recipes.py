@@ -64,6 +64,11 @@ class Recipe:
                     tau_max=self.tau_max, extrapolation=self.extrapolation,
                     weight_decay=self.weight_decay * n_samples)
 
+    def tau_cap(self, tau):
+        """The cap of τ when none is given: this recipe's, or ``tau`` where that is larger (a
+        τ asked for above the cap is not refused over a cap nobody set)."""
+        return max(self.tau_max, tau)
+
 
 RECIPES = {
     "dense": Recipe(init_scale=1.0, weight_decay=0.003),
