@@ -47,6 +47,11 @@ _PARAMETERS_DOC = string.Template("""
     tau_growth : float > 0 or "auto", default="auto"
         τ is multiplied by this after every iteration (1: held fixed). "auto": 1.2 for
         tensor-train networks, 1 otherwise (``nnbcd.recipes``).
+    target_gap : float >= 0 or "auto", default="auto"
+        > 0: τ follows the run, growing by ``tau_growth`` while some compressed layer's
+        ||W_i − G_i|| / ||W_i|| exceeds it and shrinking while every layer's is below half of
+        it (see ``nnbcd.BCD``); 0: the fixed schedule. "auto": 0.05 for tensor-train
+        networks, 0 otherwise (``nnbcd.recipes``).
     overwrite_weights : bool, default=False
         W_i <- G_i after every sweep (projected BCD, see ``nnbcd.BCD``). Off: plain BCD,
         every block exact, reaches a higher accuracy on the pruned and tensor-train networks
@@ -182,7 +187,7 @@ class NNBCDEstimator(BaseEstimator):
     # ≈ 0.98 test accuracy in about a second, on par with MLPClassifier, two TT hidden layers
     # at CR 0.064 ≈ 0.95, one pruned to 90 % ≈ 0.97; see README and ``nnbcd.recipes``.
     def __init__(self, hidden_layer_sizes=(256,), *, gamma="auto", rho="auto", alpha=1.0,
-                 tau="auto", tau_growth="auto", tau_max="auto",
+                 tau="auto", tau_growth="auto", tau_max="auto", target_gap="auto",
                  overwrite_weights=False, extrapolation="auto",
                  weight_decay="auto", init_scale="auto", max_iter=200, compression=None,
                  sparsity=0.9, tt_rank=8, early_stopping=False,
@@ -196,6 +201,7 @@ class NNBCDEstimator(BaseEstimator):
         self.tau = tau
         self.tau_growth = tau_growth
         self.tau_max = tau_max
+        self.target_gap = target_gap
         self.overwrite_weights = overwrite_weights
         self.extrapolation = extrapolation
         self.weight_decay = weight_decay
@@ -252,6 +258,8 @@ class NNBCDEstimator(BaseEstimator):
                  else v.check_non_negative("tau", self.tau)),
             tau_growth=(chosen.tau_growth if _is_auto(self.tau_growth)
                         else v.check_positive("tau_growth", self.tau_growth)),
+            target_gap=(chosen.target_gap if _is_auto(self.target_gap)
+                        else v.check_non_negative("target_gap", self.target_gap)),
             overwrite_weights=_check_bool("overwrite_weights", self.overwrite_weights),
             extrapolation=(chosen.extrapolation if _is_auto(self.extrapolation)
                            else _check_bool("extrapolation", self.extrapolation)),
@@ -347,7 +355,8 @@ class NNBCDEstimator(BaseEstimator):
                         dtype=s.dtype)
             tau = s.tau
         trainer = BCD(gamma=s.gamma, rho=s.rho, alpha=self.alpha, tau=tau,
-                      tau_growth=s.tau_growth, tau_max=s.tau_max, n_threads=s.n_threads,
+                      tau_growth=s.tau_growth, tau_max=s.tau_max, target_gap=s.target_gap,
+                      n_threads=s.n_threads,
                       weight_decay=s.weight_decay * X.shape[0],
                       overwrite_weights=s.overwrite_weights, extrapolation=s.extrapolation)
 

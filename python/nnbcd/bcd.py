@@ -20,7 +20,7 @@ DEFAULT_GAMMA = 1.0
 DEFAULT_RHO = 1.0
 DEFAULT_ALPHA = 1.0
 TINY = np.finfo(np.float64).tiny  # floor of the divergence test's reference objective
-SETTINGS = ("gamma", "rho", "alpha", "tau", "tau_growth", "tau_max", "weight_decay",
+SETTINGS = ("gamma", "rho", "alpha", "tau", "tau_growth", "tau_max", "target_gap", "weight_decay",
             "dense_iterations", "train_bias", "overwrite_weights", "extrapolation")
 
 
@@ -44,6 +44,14 @@ class BCD:
         200 iterations, against 0.97 with the default schedule, which lets W and the lifted
         variables first find a good fit and ends with W ≈ G, whatever the scale of the problem
         (``bench/schedules.py``). Φ decreases monotonically while τ is fixed.
+    target_gap : float >= 0
+        0: τ follows the fixed schedule above. > 0: τ follows the run instead. After each
+        iteration it is multiplied by ``tau_growth`` where some compressed layer's relative gap
+        ||W_i − G_i|| / ||W_i|| exceeds ``target_gap`` (the deployed network lags the fit),
+        divided by ``tau_growth`` where every layer's is below ``target_gap``/2 (a smaller τ
+        lets W_i move faster), and kept otherwise; never above ``tau_max``. The scale of a τ
+        that works differs by 10⁴ between problems (digits' two TT layers want τ ≈ 200, the
+        paper's CNN 0.1-1); the gap is scale-free (``bench/results/target_gap.md``).
     dense_iterations : int >= 0
         Dense warm start: the first ``dense_iterations`` iterations run with τ = 0, so W_i
         fits the data unconstrained (G_i is still projected and reported); then τ starts at
@@ -75,7 +83,7 @@ class BCD:
     def __init__(self, gamma=DEFAULT_GAMMA, rho=DEFAULT_RHO, alpha=DEFAULT_ALPHA, tau=1.0,
                  train_bias=True, n_threads=0, weight_decay=0.0, overwrite_weights=False,
                  tau_growth=1.05, tau_max=1e5, dense_iterations=0, divergence_factor=1e6,
-                 extrapolation=False):
+                 extrapolation=False, target_gap=0.0):
         self.gamma = v.check_positive("gamma", gamma)
         self.rho = v.check_positive("rho", rho)
         self.alpha = v.check_positive("alpha", alpha)
@@ -84,6 +92,7 @@ class BCD:
         self.tau_max = v.check_non_negative("tau_max", tau_max)
         if self.tau_max < self.tau:
             raise ValueError(f"tau_max must be >= tau, got tau_max={tau_max!r} < tau={tau!r}")
+        self.target_gap = v.check_non_negative("target_gap", target_gap)
         if not isinstance(train_bias, (bool, np.bool_)):
             raise TypeError(f"train_bias must be True or False, got {train_bias!r}")
         self.train_bias = bool(train_bias)

@@ -197,6 +197,9 @@ def _add_train(commands):
     training.add_argument("--tau-max", type=_NON_NEGATIVE_REAL,
                           help=f"see nnbcd.BCD (default: {tt.tau_max:g} for tensor trains, "
                           f"{prune.tau_max:g} otherwise, or --tau where larger)")
+    training.add_argument("--target-gap", type=_NON_NEGATIVE_REAL,
+                          help=f"see nnbcd.BCD (default: {tt.target_gap:g} for tensor trains, "
+                          f"{prune.target_gap:g} otherwise)")
     training.add_argument("--overwrite-weights", action=argparse.BooleanOptionalAction,
                           default=False, help="W <- G after every sweep, projected BCD (see "
                           "nnbcd.BCD; default: off, plain BCD)")
@@ -362,6 +365,7 @@ def _trainer(args, n_samples):
     tau, tau_growth, tau_max = _tau_schedule(args)
     return BCD(gamma=_option(args.gamma, chosen.gamma), rho=_option(args.rho, chosen.rho),
                alpha=args.alpha, tau=tau, tau_growth=tau_growth, tau_max=tau_max,
+               target_gap=_option(args.target_gap, chosen.target_gap),
                overwrite_weights=args.overwrite_weights,
                extrapolation=_option(args.extrapolation, chosen.extrapolation),
                n_threads=args.threads, weight_decay=weight_decay * n_samples)

@@ -57,11 +57,13 @@ class Recipe:
     tau: float = 5.0     # the coupling of compressed layers to G (dense layers have none) ...
     tau_growth: float = 1.0  # ... multiplied by this after every iteration ...
     tau_max: float = 1e5     # ... up to this
+    target_gap: float = 0.0  # > 0: τ grows or shrinks to hold ||W_i - G_i|| / ||W_i|| near this
 
     def bcd_settings(self, n_samples):
         """``nnbcd.BCD``'s arguments (but the threads) for ``n_samples`` training samples."""
         return dict(gamma=self.gamma, rho=self.rho, tau=self.tau, tau_growth=self.tau_growth,
-                    tau_max=self.tau_max, extrapolation=self.extrapolation,
+                    tau_max=self.tau_max, target_gap=self.target_gap,
+                    extrapolation=self.extrapolation,
                     weight_decay=self.weight_decay * n_samples)
 
     def tau_cap(self, tau):

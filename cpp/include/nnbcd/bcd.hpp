@@ -3,6 +3,7 @@
 #pragma once
 
 #include <algorithm>
+#include <cmath>
 #include <memory>
 #include <optional>
 #include <stdexcept>
@@ -279,7 +280,31 @@ class Bcd {
           }
     }
     if (h_.extrapolation) extrapolate();
-    if (iteration_ >= h_.dense_iterations) h_.tau = std::min(h_.tau * h_.tau_growth, h_.tau_max);
+    if (iteration_ >= h_.dense_iterations) h_.tau = next_tau();
+  }
+
+  // tau's schedule: fixed growth, or (target_gap > 0) growth while some compressed layer's W_i
+  // is farther from its G_i than target_gap (the deployed network then lags the fit) and decay
+  // while all are well within it (a smaller tau lets W_i move faster).
+  T next_tau() const {
+    const T grown = std::min(h_.tau * h_.tau_growth, h_.tau_max);
+    if (h_.target_gap == T(0)) return grown;
+    const double gap = largest_relative_gap();
+    if (gap > double(h_.target_gap)) return grown;
+    if (gap < 0.5 * double(h_.target_gap)) return h_.tau / h_.tau_growth;
+    return h_.tau;
+  }
+
+  // max over compressed layers of ||W_i - G_i|| / ||W_i|| (0 for a zero W_i).
+  double largest_relative_gap() const {
+    double largest = 0;
+    for (Index i = 0; i < n_layers(); ++i) {
+      const Layer<T>& l = net_.layer(i);
+      if (!l.compressed()) continue;
+      const double norm = std::sqrt(squared_norm(l.W));
+      if (norm > 0) largest = std::max(largest, std::sqrt(squared_norm(l.W - l.G)) / norm);
+    }
+    return largest;
   }
 
   // The point x the sweep ended at, moved on to y = x + beta (x - x_before) in every block (the

@@ -18,6 +18,10 @@ struct Hyperparameters {
   T tau = 0;           // weight of ||W_i - G_i||^2 (compressed layers only) ...
   T tau_growth = 1;    // ... multiplied by this after every iteration ...
   T tau_max = std::numeric_limits<T>::infinity();  // ... up to this.
+  // > 0: tau follows the run instead. After each sweep it is multiplied by tau_growth where
+  // some compressed layer's relative gap ||W_i - G_i|| / ||W_i|| exceeds target_gap, divided by
+  // it where every layer's is below target_gap / 2, else kept (still at most tau_max).
+  T target_gap = 0;
   T weight_decay = 0;  // lambda/2 ||W_i||^2
   Index dense_iterations = 0;  // warm start: tau acts (and grows) only after this many sweeps
   bool train_bias = true;
@@ -45,6 +49,7 @@ struct Hyperparameters {
     non_negative(tau, "tau");
     positive(tau_growth, "tau_growth");
     if (!(tau_max >= tau)) throw std::invalid_argument("nnbcd: tau_max must be >= tau");
+    non_negative(target_gap, "target_gap");
     non_negative(weight_decay, "weight_decay");
     if (dense_iterations < 0) throw std::invalid_argument("nnbcd: dense_iterations must be >= 0");
   }
