@@ -78,17 +78,18 @@ def test_standardising_makes_the_fit_invariant_to_each_features_units(small_prob
 
 
 @pytest.mark.parametrize(
-    "compression, init_scale, weight_decay, penalty, extrapolation, tau, tau_growth, tau_max", [
-        (None, 1.0, 0.003, 1.0, False, 5.0, 1.0, 1e5),
-        ("prune", 1.0, 0.003, 5.0, True, 200.0, 1.0, 1e5),
-        ("tt", 0.01, 0.0, 5.0, True, 0.1, 1.2, 200.0)])
+    "compression, init_scale, weight_decay, penalty, extrapolation, tau, tau_growth, tau_max, "
+    "target_gap", [
+        (None, 1.0, 0.003, 1.0, False, 5.0, 1.0, 1e5, 0.0),
+        ("prune", 1.0, 0.003, 5.0, True, 200.0, 1.0, 1e5, 0.0),
+        ("tt", 0.01, 0.0, 5.0, True, 0.1, 1.2, 1e5, 0.05)])
 def test_auto_settings_follow_the_compression(small_problem, compression, init_scale,
                                               weight_decay, penalty, extrapolation, tau,
-                                              tau_growth, tau_max):
+                                              tau_growth, tau_max, target_gap):
     """"auto" is the recipe of the compression kind (nnbcd.recipes), init_scale reaches the
     network (another scale trains another network), and compressed networks train by plain
-    BCD (W <- G only when asked for): pruned ones with a fixed τ, tensor trains with τ growing
-    from 0.1 to 200."""
+    BCD (W <- G only when asked for): pruned ones with a fixed τ, tensor trains with τ from 0.1
+    following the gap between W and G."""
     X, y = small_problem
 
     def weights(**params):
@@ -100,7 +101,7 @@ def test_auto_settings_follow_the_compression(small_problem, compression, init_s
     for W, expected in zip(auto, weights(init_scale=init_scale, weight_decay=weight_decay,
                                          gamma=penalty, rho=penalty, tau=tau,
                                          tau_growth=tau_growth, tau_max=tau_max,
-                                         overwrite_weights=False,
+                                         target_gap=target_gap, overwrite_weights=False,
                                          extrapolation=extrapolation)):
         np.testing.assert_array_equal(W, expected)
     assert not np.array_equal(auto[0], weights(extrapolation=not extrapolation)[0])
@@ -108,16 +109,18 @@ def test_auto_settings_follow_the_compression(small_problem, compression, init_s
     if compression is not None:  # the schedule matters only with compressed layers
         assert not np.array_equal(auto[0], weights(overwrite_weights=True)[0])
         assert not np.array_equal(auto[0], weights(tau=tau * 2)[0])
+    if compression == "tt":
+        assert not np.array_equal(auto[0], weights(target_gap=0.0)[0])
     assert not np.allclose(auto[0], weights(init_scale=init_scale * 2)[0])
 
 
 def test_a_tau_above_the_recipes_cap_raises_the_cap(small_problem):
-    """tau_max="auto" is the recipe's cap (200 for tensor trains) or a larger τ given; a
-    tau_max given below tau is refused, naming it."""
+    """tau_max="auto" is the recipe's cap (1e5) or a larger τ given; a tau_max given below
+    tau is refused, naming it."""
     X, y = small_problem
-    clf = NNBCDClassifier((16,), compression="tt", tau=500.0, max_iter=2, random_state=0,
-                          n_threads=1).fit(X, y)
-    assert clf.tau_ == pytest.approx(500.0)
+    clf = NNBCDClassifier((16,), compression="tt", tau=5e5, tau_growth=1.0, max_iter=2,
+                          random_state=0, n_threads=1).fit(X, y)
+    assert clf.tau_ == pytest.approx(5e5)
     with pytest.raises(ValueError, match="tau_max"):
         NNBCDClassifier((16,), compression="tt", tau=500.0, tau_max=100.0).fit(X, y)
 

@@ -86,9 +86,10 @@ def test_init_scale_and_weight_decay_reach_the_network(capsys, tmp_path):
 
 
 def test_schedule_and_couplings_follow_the_compression_unless_given(capsys, tmp_path):
-    """--tau, --tau-growth, --tau-max, --[no-]overwrite-weights, --gamma, --rho and
-    --[no-]extrapolation are passed on; without them nnbcd.recipes': plain BCD (no W <- G), τ
-    from 0.1 growing 1.2-fold to 200 for tensor trains and 200 fixed for pruned networks,
+    """--tau, --tau-growth, --tau-max, --target-gap, --[no-]overwrite-weights, --gamma, --rho
+    and --[no-]extrapolation are passed on; without them nnbcd.recipes': plain BCD (no W <- G),
+    τ from 0.1 following a target gap of 0.05 (by 1.2-fold steps) for tensor trains and 200
+    fixed for pruned networks,
     gamma = rho = 5 and extrapolation for compressed networks, gamma = rho = 1 and none for
     dense ones."""
     def settings(*options):
@@ -98,22 +99,24 @@ def test_schedule_and_couplings_follow_the_compression_unless_given(capsys, tmp_
         assert status == 0, err
         training = nnbcd.load(out_dir / "model.safetensors").training_
         return (training["tau"], training["tau_growth"], training["tau_max"],
-                training["overwrite_weights"], training["gamma"], training["rho"],
-                training["extrapolation"])
+                training["target_gap"], training["overwrite_weights"], training["gamma"],
+                training["rho"], training["extrapolation"])
 
     approx = pytest.approx
-    assert settings() == (approx(0.1), approx(1.2), approx(200.0), False, approx(5.0),
-                          approx(5.0), True)
-    assert settings("--sparsity", 0.9) == (approx(200.0), approx(1.0), approx(1e5), False,
+    assert settings() == (approx(0.1), approx(1.2), approx(1e5), approx(0.05), False,
+                          approx(5.0), approx(5.0), True)
+    assert settings("--sparsity", 0.9) == (approx(200.0), approx(1.0), approx(1e5), 0.0, False,
                                            approx(5.0), approx(5.0), True)
-    assert settings("--dense") == (approx(5.0), approx(1.0), approx(1e5), False, approx(1.0),
-                                   approx(1.0), False)
+    assert settings("--dense") == (approx(5.0), approx(1.0), approx(1e5), 0.0, False,
+                                   approx(1.0), approx(1.0), False)
     assert settings("--dense", "--extrapolation")[-1] is True
     assert settings("--sparsity", 0.9, "--tau", 3, "--tau-growth", 1.3, "--tau-max", 50,
-                    "--overwrite-weights", "--gamma", 2, "--rho", 3, "--no-extrapolation") == (
-        approx(3.0), approx(1.3), approx(50.0), True, approx(2.0), approx(3.0), False)
-    assert settings("--tau", 0.5)[:3] == (approx(0.5), approx(1.2), approx(200.0))
-    assert settings("--tau", 500)[:3] == (approx(500.0), approx(1.2), approx(500.0))
+                    "--target-gap", 0.1, "--overwrite-weights", "--gamma", 2, "--rho", 3,
+                    "--no-extrapolation") == (
+        approx(3.0), approx(1.3), approx(50.0), approx(0.1), True, approx(2.0), approx(3.0),
+        False)
+    assert settings("--tau", 0.5)[:4] == (approx(0.5), approx(1.2), approx(1e5), approx(0.05))
+    assert settings("--tau", 5e5)[:3] == (approx(5e5), approx(1.2), approx(5e5))
 
 
 def digits_csv(path, offset):

@@ -39,14 +39,14 @@ _PARAMETERS_DOC = string.Template("""
     tau : float >= 0 or "auto", default="auto"
         The coupling of compressed layers to their compressed copies (see ``nnbcd.BCD``);
         unused without compression. "auto": 200 for pruned networks; 0.1 for tensor-train
-        ones, growing to 200 (``nnbcd.recipes``). With ``warm_start`` τ continues from where
+        ones, then following ``target_gap`` (``nnbcd.recipes``). With ``warm_start`` τ continues from where
         the previous fit stopped (``tau_``), not from ``tau``.
     tau_max : float >= tau or "auto", default="auto"
-        The cap of a growing τ. "auto": 200 for tensor-train networks, 1e5 otherwise (or
-        ``tau``, where that is larger).
+        The cap of a growing τ. "auto": 1e5 (or ``tau``, where that is larger).
     tau_growth : float > 0 or "auto", default="auto"
-        τ is multiplied by this after every iteration (1: held fixed). "auto": 1.2 for
-        tensor-train networks, 1 otherwise (``nnbcd.recipes``).
+        τ is multiplied by this after every iteration (1: held fixed), or, with
+        ``target_gap``, grows or shrinks by it. "auto": 1.2 for tensor-train networks, 1
+        otherwise (``nnbcd.recipes``).
     target_gap : float >= 0 or "auto", default="auto"
         > 0: τ follows the run, growing by ``tau_growth`` while some compressed layer's
         ||W_i − G_i|| / ||W_i|| exceeds it and shrinking while every layer's is below half of
