@@ -299,6 +299,7 @@ def test_early_stopping_needs_two_validation_samples(small_problem):
     ({"gamma": -1.0}, ValueError, "gamma must be > 0"),
     ({"rho": "big"}, TypeError, "rho must be a real number"),
     ({"tau": 10.0, "tau_max": 1.0}, ValueError, "tau_max must be >= tau"),
+    ({"target_gap": -0.1}, ValueError, "target_gap must be >= 0"),
     ({"weight_decay": np.nan}, ValueError, "weight_decay must be finite"),
     ({"max_iter": 2.0}, TypeError, "max_iter must be an integer"),
     ({"sparsity": 1.0}, ValueError, r"sparsity must be in \[0, 1\)"),

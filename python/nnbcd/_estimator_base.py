@@ -65,7 +65,7 @@ _PARAMETERS_DOC = string.Template("""
         λ = weight_decay × n_samples, so the same value suits small and large data sets
         (as scikit-learn's ``MLPClassifier(alpha=...)``). Without it BCD fits the training set
         almost perfectly and generalises worse. "auto": 0.003 for dense and pruned networks,
-        none for tensor-train ones (``nnbcd.recipes``).
+        0.0003 for tensor-train ones (``nnbcd.recipes``).
     init_scale : float > 0 or "auto", default="auto"
         Multiplies the kaiming-normal standard deviation of the initial weights. "auto": 1 for
         dense and pruned networks, 0.01 for tensor-train ones, which train best from near zero
