@@ -39,8 +39,8 @@ _PARAMETERS_DOC = string.Template("""
     tau : float >= 0 or "auto", default="auto"
         The coupling of compressed layers to their compressed copies (see ``nnbcd.BCD``);
         unused without compression. "auto": 200 for pruned networks; 0.1 for tensor-train
-        ones, then following ``target_gap`` (``nnbcd.recipes``). With ``warm_start`` τ continues from where
-        the previous fit stopped (``tau_``), not from ``tau``.
+        ones, then following ``target_gap`` (``nnbcd.recipes``). With ``warm_start`` τ
+        continues from where the previous fit stopped (``tau_``), not from ``tau``.
     tau_max : float >= tau or "auto", default="auto"
         The cap of a growing τ. "auto": 1e5 (or ``tau``, where that is larger).
     tau_growth : float > 0 or "auto", default="auto"
@@ -356,8 +356,7 @@ class NNBCDEstimator(BaseEstimator):
             tau = s.tau
         trainer = BCD(gamma=s.gamma, rho=s.rho, alpha=self.alpha, tau=tau,
                       tau_growth=s.tau_growth, tau_max=s.tau_max, target_gap=s.target_gap,
-                      n_threads=s.n_threads,
-                      weight_decay=s.weight_decay * X.shape[0],
+                      n_threads=s.n_threads, weight_decay=s.weight_decay * X.shape[0],
                       overwrite_weights=s.overwrite_weights, extrapolation=s.extrapolation)
 
         run = _Run(self, s, X_val, T_val, tau)

@@ -20,8 +20,8 @@ DEFAULT_GAMMA = 1.0
 DEFAULT_RHO = 1.0
 DEFAULT_ALPHA = 1.0
 TINY = np.finfo(np.float64).tiny  # floor of the divergence test's reference objective
-SETTINGS = ("gamma", "rho", "alpha", "tau", "tau_growth", "tau_max", "target_gap", "weight_decay",
-            "dense_iterations", "train_bias", "overwrite_weights", "extrapolation")
+SETTINGS = ("gamma", "rho", "alpha", "tau", "tau_growth", "tau_max", "target_gap",
+            "weight_decay", "dense_iterations", "train_bias", "overwrite_weights", "extrapolation")
 
 
 class BCD:
