@@ -56,7 +56,7 @@ def test_train_without_options_trains_a_compressed_network(capsys, tmp_path):
     model = nnbcd.load(tmp_path / "model.safetensors")
     assert model.sizes == [64, 256, 256, 10]
     assert model.compression == [nnbcd.TensorTrain(8), nnbcd.TensorTrain(8), None]
-    assert model.training_["weight_decay"] == 0.0
+    assert model.training_["weight_decay"] == pytest.approx(0.0003 * 1347)  # per sample
     assert f"compression ratio {model.compression_ratio:.4g}" in out
     assert model.compression_ratio <= 0.07
     accuracies = [float(accuracy_of(out).split()[0])]
@@ -77,8 +77,8 @@ def test_init_scale_and_weight_decay_reach_the_network(capsys, tmp_path):
         assert status == 0, err
         return nnbcd.load(out_dir / "model.safetensors")
 
-    default, explicit = trained(), trained("--init-scale", 0.01, "--weight-decay", 0)
-    for W, W_explicit in zip(default.weights, explicit.weights):  # TT: 0.01, 0
+    default, explicit = trained(), trained("--init-scale", 0.01, "--weight-decay", 0.0003)
+    for W, W_explicit in zip(default.weights, explicit.weights):  # TT: 0.01, 0.0003
         np.testing.assert_array_equal(W, W_explicit)
     other = trained("--init-scale", 0.02, "--weight-decay", 0.001)
     assert not np.allclose(default.weights[0], other.weights[0])
