@@ -364,13 +364,13 @@ def main(argv=None):
             if label not in results[name]:
                 results[name][label] = {**run, "kept_from": run.get("kept_from", path)}
         plot(name, results[name], os.path.join(out, f"experiments_{name}.png"))
-
-    with open(os.path.join(out, "experiments.json"), "w") as f:
-        json.dump({"command": command, "budgets": budgets, "threads": threads, "seed": SEED,
-                   "results": results}, f, indent=1)
-    with open(os.path.join(out, "experiments.md"), "w") as f:
-        f.write(f"`{command}` on {cpu_name()}, {threads} thread(s), seed {SEED}; each method "
-                f"trains for the wall time given in the table.\n\n{table(results)}\n")
+        # written after every experiment, so that a call stopped midway keeps what it measured
+        with open(os.path.join(out, "experiments.json"), "w") as f:
+            json.dump({"command": command, "budgets": budgets, "threads": threads, "seed": SEED,
+                       "results": results}, f, indent=1)
+        with open(os.path.join(out, "experiments.md"), "w") as f:
+            f.write(f"`{command}` on {cpu_name()}, {threads} thread(s), seed {SEED}; each method "
+                    f"trains for the wall time given in the table.\n\n{table(results)}\n")
     print("\n" + table(results) + f"\n\nwritten to {out}")
     return 0
 
