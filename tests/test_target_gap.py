@@ -1,10 +1,12 @@
 """τ driven by the run (``BCD(target_gap=g)``): after each iteration τ is multiplied by
 ``tau_growth`` where some compressed layer's ||W_i − G_i|| / ||W_i|| exceeds g, divided by it
-where every layer's is below g/2, and kept otherwise (at most ``tau_max``).
+where every layer's is below g/2, and kept otherwise (at most ``tau_max``, never below the τ
+the run started from).
 
 Checked here: every step's τ against the rule applied to the gaps measured in numpy from the
-model's W_i and G_i, with all three branches taken; ``target_gap=0`` is the fixed schedule;
-bad values are refused by name; a checkpointed run continues exactly."""
+model's W_i and G_i, with all three branches and the floor taken; setting τ moves the floor;
+``target_gap=0`` is the fixed schedule; bad values are refused by name; a checkpointed run
+continues exactly."""
 
 import numpy as np
 import pytest
@@ -29,25 +31,44 @@ def _largest_gap(model):
                for W, G in zip(model.weights, model.compressed_weights) if G is not None)
 
 
-def test_tau_follows_the_measured_gap():
-    X, y = _problem()
-    target, growth = 0.05, 1.5
-    state = nnbcd.BCD(tau=1.0, tau_growth=growth, tau_max=1e4, target_gap=target,
-                      gamma=5, rho=5, n_threads=1).start(_network(), X, y)
+def _follow(state, steps, target, growth, tau_max, floor):
+    """Step ``state``, checking each new τ against the rule; the set of branches taken."""
     branches = set()
-    for _ in range(60):
+    for _ in range(steps):
         tau = state.tau
         state.step()
         gap = _largest_gap(state.model)
         if gap > target:
-            expected, branch = min(tau * growth, 1e4), "grow"
+            expected, branch = min(tau * growth, tau_max), "grow"
         elif gap < target / 2:
-            expected, branch = tau / growth, "shrink"
+            expected = max(tau / growth, floor)
+            branch = "shrink" if expected < tau else "floor"
         else:
             expected, branch = tau, "keep"
         assert state.tau == pytest.approx(expected, rel=1e-12), (gap, tau, state.tau)
+        assert state.tau >= floor
         branches.add(branch)
-    assert branches == {"grow", "shrink", "keep"}
+    return branches
+
+
+def test_tau_follows_the_measured_gap():
+    X, y = _problem()
+    target, growth = 0.05, 1.5
+    state = nnbcd.BCD(tau=300.0, tau_growth=growth, tau_max=1e4, target_gap=target,
+                      gamma=5, rho=5, n_threads=1).start(_network(), X, y)
+    assert _follow(state, 60, target, growth, 1e4, floor=300.0) == {"grow", "shrink", "keep",
+                                                                   "floor"}
+
+
+def test_setting_tau_moves_its_floor():
+    X, y = _problem()
+    target, growth = 0.05, 1.5
+    state = nnbcd.BCD(tau=1000.0, tau_growth=growth, tau_max=1e4, target_gap=target,
+                      gamma=5, rho=5, n_threads=1).start(_network(), X, y)
+    _follow(state, 40, target, growth, 1e4, floor=1000.0)
+    state.tau = 300.0  # the schedule restarts from here: τ may now fall below 1000
+    assert _follow(state, 40, target, growth, 1e4, floor=300.0) & {"shrink", "floor"}
+    assert state.tau < 1000.0
 
 
 def test_zero_target_gap_is_the_fixed_schedule():

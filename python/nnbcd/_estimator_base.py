@@ -50,7 +50,7 @@ _PARAMETERS_DOC = string.Template("""
     target_gap : float >= 0 or "auto", default="auto"
         > 0: τ follows the run, growing by ``tau_growth`` while some compressed layer's
         ||W_i − G_i|| / ||W_i|| exceeds it and shrinking while every layer's is below half of
-        it (see ``nnbcd.BCD``); 0: the fixed schedule. "auto": 0.05 for tensor-train
+        it, never below ``tau`` (see ``nnbcd.BCD``); 0: the fixed schedule. "auto": 0.05 for tensor-train
         networks, 0 otherwise (``nnbcd.recipes``).
     overwrite_weights : bool, default=False
         W_i <- G_i after every sweep (projected BCD, see ``nnbcd.BCD``). Off: plain BCD,

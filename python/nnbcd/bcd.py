@@ -49,7 +49,9 @@ class BCD:
         iteration it is multiplied by ``tau_growth`` where some compressed layer's relative gap
         ||W_i − G_i|| / ||W_i|| exceeds ``target_gap`` (the deployed network lags the fit),
         divided by ``tau_growth`` where every layer's is below ``target_gap``/2 (a smaller τ
-        lets W_i move faster), and kept otherwise; never above ``tau_max``. The scale of a τ
+        lets W_i move faster), and kept otherwise; never above ``tau_max`` and never below
+        the τ the run started from (below it the CNN's gap stops closing and its accuracy
+        slips late in the run). The scale of a τ
         that works differs by 10⁴ between problems (digits' two TT layers want τ ≈ 200, the
         paper's CNN 0.1-1); the gap is scale-free (``bench/results/target_gap.md``).
     dense_iterations : int >= 0

@@ -32,7 +32,7 @@ and on MNIST (``bench/suite.py``):
   against 0.939 at 125), without it far ahead (above) (``bench/results/tt_ramp.md``).
 - Tensor-train layers' τ follows the run (``target_gap=0.05``): from 0.1 it grows by 1.2 per
   iteration while some layer's ||W_i − G_i|| / ||W_i|| exceeds 0.05, and shrinks while all
-  are below 0.025. The τ that works differs by 10⁴ between problems — digits' TT network
+  are below 0.025, but never below 0.1. The τ that works differs by 10⁴ between problems — digits' TT network
   wants ≈ 200 (0.20 test accuracy at 0.1), the paper's CNN ≈ 0.1 (at the old cap of 200 it
   was at 0.960 after 253 iterations, at 0.1 fixed 0.963 after 150) — and neither the data's
   scale nor the layers' input power predicts it; the gap it leaves is alike. Digits' TT

@@ -81,6 +81,7 @@ class Bcd {
     h.tau_max = std::max(h.tau_max, tau);
     h.validate();
     h_ = h;
+    tau_floor_ = tau;
   }
 
   // The tau of the schedule: what tau() returns once the dense warm start is over.
@@ -285,13 +286,14 @@ class Bcd {
 
   // tau's schedule: fixed growth, or (target_gap > 0) growth while some compressed layer's W_i
   // is farther from its G_i than target_gap (the deployed network then lags the fit) and decay
-  // while all are well within it (a smaller tau lets W_i move faster).
+  // while all are well within it (a smaller tau lets W_i move faster), never below the tau the
+  // run started from (below it the gap stops closing late in the run: bench/results/target_gap.md).
   T next_tau() const {
     const T grown = std::min(h_.tau * h_.tau_growth, h_.tau_max);
     if (h_.target_gap == T(0)) return grown;
     const double gap = largest_relative_gap();
     if (gap > double(h_.target_gap)) return grown;
-    if (gap < 0.5 * double(h_.target_gap)) return h_.tau / h_.tau_growth;
+    if (gap < 0.5 * double(h_.target_gap)) return std::max(h_.tau / h_.tau_growth, tau_floor_);
     return h_.tau;
   }
 
@@ -395,6 +397,7 @@ class Bcd {
 
   Mlp<T>& net_;
   Hyperparameters<T> h_;
+  T tau_floor_ = h_.tau;  // the target gap's lower bound on tau: the tau the run started from
   int n_threads_;
   Index iteration_ = 0;
   Mlp<T> last_good_;  // the network's parameters before the step in progress

@@ -20,7 +20,8 @@ struct Hyperparameters {
   T tau_max = std::numeric_limits<T>::infinity();  // ... up to this.
   // > 0: tau follows the run instead. After each sweep it is multiplied by tau_growth where
   // some compressed layer's relative gap ||W_i - G_i|| / ||W_i|| exceeds target_gap, divided by
-  // it where every layer's is below target_gap / 2, else kept (still at most tau_max).
+  // it where every layer's is below target_gap / 2, else kept (between the tau the run started
+  // from and tau_max).
   T target_gap = 0;
   T weight_decay = 0;  // lambda/2 ||W_i||^2
   Index dense_iterations = 0;  // warm start: tau acts (and grows) only after this many sweeps
