@@ -97,12 +97,13 @@ class Curve:
 
 
 # ----------------------------------------------------------------------------- NN-BCD
-def nnbcd_run(name, X, y, X_test, y_test, budget, threads):
+def nnbcd_run(name, X, y, X_test, y_test, budget, threads, overrides=None):
     """(model, curve, iterations) of NN-BCD on one experiment, with the library's defaults
-    (the network and settings of bench/suite.py's problem of the same name)."""
+    (the network and settings of bench/suite.py's problem of the same name; ``overrides``:
+    BCD arguments over them)."""
     curve = Curve(budget)
     started = time.perf_counter()
-    state = suite.start(suite.PROBLEMS[name], X, y, SEED, threads)
+    state = suite.start(suite.PROBLEMS[name], X, y, SEED, threads, overrides)
     model = state.model
     elapsed = time.perf_counter() - started
     iterations = 0
@@ -307,6 +308,9 @@ def main(argv=None):
     parser.add_argument("--keep", nargs="+", default=[], metavar="JSON",
                         help="earlier experiments.json files: the rows of the methods not run "
                         "are taken from the first that has them")
+    parser.add_argument("--bcd", type=json.loads, default={},
+                        help="JSON object of nnbcd.BCD arguments over the defaults' (NN-BCD "
+                        "rows only; to measure an alternative, not the defaults)")
     args = parser.parse_args(argv)
     names = [s for s in args.only.split(",") if s]
     if any(s not in EXPERIMENTS for s in names):
@@ -346,7 +350,7 @@ def main(argv=None):
         model = None
         if "nnbcd" in methods:
             model, curve, iterations = nnbcd_run(name, X, y, X_test, y_test, budgets[name],
-                                                 threads)
+                                                 threads, args.bcd)
             record(name, METHODS["nnbcd"], model.compression_ratio, curve, iterations)
         for method in ("adam", "tltorch"):
             if method not in methods or (method == "tltorch" and name == "lenet"):
