@@ -19,16 +19,6 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import suite  # noqa: E402
 
 
-def input_powers(state, X, layers):
-    """s_i = ρ ||V_{i−1}||² / d_{i−1} of each of ``layers`` (its input: X for the first)."""
-    powers = []
-    for i in layers:
-        V = X.T if i == 0 else state._state.V(i - 1)
-        powers.append(state.trainer.rho * float(np.einsum("ij,ij->", V, V, dtype=np.float64))
-                      / V.shape[0])
-    return np.array(powers)
-
-
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("problem", choices=sorted(suite.PROBLEMS))
@@ -45,13 +35,13 @@ def main(argv=None):
     model = state.model
     layers = [i for i, spec in enumerate(model.compression) if spec is not None]
     kappa = args.kappa / 1.2 ** 40 if args.ramp else args.kappa
-    state.tau = kappa * input_powers(state, X, layers).max()
+    state.tau = kappa * suite.input_powers(state, X, layers).max()
     elapsed = 0.0
     for k in range(1, args.iterations + 1):
         started = time.perf_counter()
         state.step()
         kappa = min(kappa * 1.2, args.kappa)
-        powers = input_powers(state, X, layers)
+        powers = suite.input_powers(state, X, layers)
         state.tau = kappa * powers.max()
         elapsed += time.perf_counter() - started
         if k % args.eval_every == 0:

@@ -1,5 +1,6 @@
 """Screen settings on one bench/suite.py problem: the deployed network's training and test
-accuracy (and the extrapolation's restarts) every few iterations, with BCD arguments and the
+accuracy (and the extrapolation's restarts, τ, each layer's input power s_i = ρ ||V_{i−1}||² /
+d_{i−1} and the weight decay against it) every few iterations, with BCD arguments and the
 initial scale over the defaults.
 
     python bench/screen.py PROBLEM ITERATIONS EVAL_EVERY ['{"tau": 0.1, "tau_growth": 1.2}']
@@ -32,9 +33,16 @@ def main(argv=None):
     state = suite.start(problem, X, y, seed=0, threads=1, overrides=overrides,
                         init_scale=init_scale)
     print(f"command: python bench/screen.py {' '.join(argv)}", flush=True)
+    X, layers = np.asarray(X, np.float32), range(state.model.n_layers)
+
+    def describe(state):
+        powers = suite.input_powers(state, X, layers)
+        return (f"restarts {state.restarts}, tau {state.tau:.3g}, input power s_i "
+                f"{np.array2string(powers, precision=3)}, weight decay / s_i "
+                f"{np.array2string(state.trainer.weight_decay / powers, precision=3)}, ")
+
     suite.screen(state, iterations, eval_every, np.asarray(X_test, np.float32), y_test, 1,
-                 lambda k, state: (state.step(), state)[1],
-                 lambda state: f"restarts {state.restarts}, ")
+                 lambda k, state: (state.step(), state)[1], describe)
     return 0
 
 

@@ -117,6 +117,16 @@ def accuracies(state, X_test, y_test, threads):
     return f"train {state.train_accuracy():.4f}, test {test:.4f}"
 
 
+def input_powers(state, X, layers):
+    """s_i = ρ ||V_{i−1}||² / d_{i−1} of each of ``layers`` (its input: X for the first)."""
+    powers = []
+    for i in layers:
+        V = X.T if i == 0 else state._state.V(i - 1)
+        powers.append(state.trainer.rho * float(np.einsum("ij,ij->", V, V, dtype=np.float64))
+                      / V.shape[0])
+    return np.array(powers)
+
+
 def screen(state, iterations, eval_every, X_test, y_test, threads, iteration,
            describe=lambda state: ""):
     """The prototypes' loop: ``iteration(k, state)`` runs iteration k and returns the state to
