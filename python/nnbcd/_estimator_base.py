@@ -50,8 +50,8 @@ _PARAMETERS_DOC = string.Template("""
     target_gap : float >= 0 or "auto", default="auto"
         > 0: τ follows the run, growing by ``tau_growth`` while some compressed layer's
         ||W_i − G_i|| / ||W_i|| exceeds it and shrinking while every layer's is below half of
-        it, never below ``tau`` (see ``nnbcd.BCD``); 0: the fixed schedule. "auto": 0.05 for tensor-train
-        networks, 0 otherwise (``nnbcd.recipes``).
+        it, never below the τ the fit started from (see ``nnbcd.BCD``); 0: the fixed
+        schedule. "auto": 0.05 for tensor-train networks, 0 otherwise (``nnbcd.recipes``).
     overwrite_weights : bool, default=False
         W_i <- G_i after every sweep (projected BCD, see ``nnbcd.BCD``). Off: plain BCD,
         every block exact, reaches a higher accuracy on the pruned and tensor-train networks

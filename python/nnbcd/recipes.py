@@ -11,8 +11,9 @@ and on MNIST (``bench/suite.py``):
   sample. Without it the TT MLP overfits its 7,352 images: 0.9325 in 600 s at equal wall time
   (0.948 at best) against 0.9679 with it (``bench/results/target_gap.md``); digits' TT network
   is 0.7 points lower at 200 (0.969 against 0.976, 3 seeds). It slows the paper's CNN early
-  (0.836 at iteration 25 against 0.929, ``bench/results/tt_ramp.md``), but with the capped
-  ramp of session 18 the CNN was level with and without it at 1200 s (0.9595 and 0.9603).
+  (0.836 at iteration 25 against 0.929, ``bench/results/tt_ramp.md``) and still costs it at
+  1200 s: 0.9648 with it, 0.9684 without (``bench/results/weight_decay_scale.md``); sized per
+  sample, it is 5-90 times the CNN's layers' data term.
 - Dense and pruned networks start best at kaiming's scale with the weight decay that stops a
   dense fit from memorising (0.003 per sample): small initial weights cost them 1-2 points.
 - Compressed layers train by plain BCD (W_i left alone, every block exact; Φ monotone while τ
@@ -32,11 +33,11 @@ and on MNIST (``bench/suite.py``):
   against 0.939 at 125), without it far ahead (above) (``bench/results/tt_ramp.md``).
 - Tensor-train layers' τ follows the run (``target_gap=0.05``): from 0.1 it grows by 1.2 per
   iteration while some layer's ||W_i − G_i|| / ||W_i|| exceeds 0.05, and shrinks while all
-  are below 0.025, but never below 0.1. The τ that works differs by 10⁴ between problems — digits' TT network
-  wants ≈ 200 (0.20 test accuracy at 0.1), the paper's CNN ≈ 0.1 (at the old cap of 200 it
-  was at 0.960 after 253 iterations, at 0.1 fixed 0.963 after 150) — and neither the data's
-  scale nor the layers' input power predicts it; the gap it leaves is alike. Digits' TT
-  network 0.9711 at iteration 200 over 3 seeds (0.9689 with the ramp to 200), the CNN 0.9495
+  are below 0.025, but never below 0.1. The τ that works differs by 10⁴ between problems —
+  digits' TT network wants ≈ 200 (0.20 test accuracy at 0.1), the paper's CNN ≈ 0.1 (at the old
+  cap of 200 it was at 0.960 after 253 iterations, at 0.1 fixed 0.963 after 150) — and neither
+  the data's scale nor the layers' input power predicts it; the gap it leaves is alike. Digits'
+  TT network 0.9711 at iteration 200 over 3 seeds (0.9689 with the ramp to 200), the CNN 0.9495
   at 50 and 0.9591 at 100 (0.943 and ≈ 0.951) (``bench/results/target_gap.md``).
 - Compressed networks weigh the activation and linear terms by γ = ρ = 5: the deployed
   network then follows the fit more closely. The TT MLP is at 0.872 at iteration 100 (0.832

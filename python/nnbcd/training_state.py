@@ -56,8 +56,8 @@ class TrainingState:
     @property
     def tau(self):
         """The τ the next step uses (0 during the dense warm start; then it grows by
-        ``tau_growth`` after every step). Setting it restarts the schedule from that value; Φ
-        changes with τ."""
+        ``tau_growth`` after every step). Setting it restarts the schedule from that value (with
+        ``target_gap``, also the floor τ never shrinks below); Φ changes with τ."""
         return self._state.tau
 
     @tau.setter
