@@ -1,7 +1,7 @@
 """Screen settings on one bench/suite.py problem: the deployed network's training and test
 accuracy (and the extrapolation's restarts, τ, each layer's input power s_i = ρ ||V_{i−1}||² /
-d_{i−1}, the weight decay against it and the λ_i the last sweep used) every few iterations,
-with BCD arguments and the initial scale over the defaults.
+d_{i−1} and the weight decay against it) every few iterations, with BCD arguments and the
+initial scale over the defaults.
 
     python bench/screen.py PROBLEM ITERATIONS EVAL_EVERY ['{"tau": 0.1, "tau_growth": 1.2}']
 
@@ -39,8 +39,7 @@ def main(argv=None):
         powers = suite.input_powers(state, X, layers)
         return (f"restarts {state.restarts}, tau {state.tau:.3g}, input power s_i "
                 f"{np.array2string(powers, precision=3)}, weight decay / s_i "
-                f"{np.array2string(state.trainer.weight_decay / powers, precision=3)}, λ_i used "
-                f"{np.array2string(np.array(state.weight_decays), precision=3)}, ")
+                f"{np.array2string(state.trainer.weight_decay / powers, precision=3)}, ")
 
     suite.screen(state, iterations, eval_every, np.asarray(X_test, np.float32), y_test, 1,
                  lambda k, state: (state.step(), state)[1], describe)

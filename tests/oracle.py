@@ -129,14 +129,8 @@ def forward(W, b, X):
     return U, V
 
 
-def per_layer(weight_decay, N):
-    """``weight_decay`` as one λ per layer: a number for all, or a sequence of N."""
-    return list(weight_decay) if np.ndim(weight_decay) else [weight_decay] * N
-
-
 def bcd_iteration(W, b, U, V, X, Y, gamma, rho, alpha, weight_decay=0.0, train_bias=True):
-    """One full backward sweep of DESIGN §2 (dense network, τ = 0); ``weight_decay`` a number
-    or one λ per layer.
+    """One full backward sweep of DESIGN §2 (dense network, τ = 0).
 
     Returns new lists (W, b, U, V); the inputs are not modified.
     """
@@ -145,7 +139,6 @@ def bcd_iteration(W, b, U, V, X, Y, gamma, rho, alpha, weight_decay=0.0, train_b
     U = [x.copy() for x in U]
     V = [x.copy() for x in V]
     N = len(W)
-    decay = per_layer(weight_decay, N)
 
     def vprev(k):
         return X if k == 0 else V[k - 1]
@@ -154,7 +147,7 @@ def bcd_iteration(W, b, U, V, X, Y, gamma, rho, alpha, weight_decay=0.0, train_b
     k = N - 1
     V[k] = solve_output_v(Y, U[k], V[k], gamma, alpha)                       # 1
     U[k] = solve_output_u(V[k], W[k], b[k], vprev(k), gamma, rho)            # 2
-    W[k] = solve_weights(U[k], vprev(k), W[k], b[k], rho, alpha, decay[k])  # 3
+    W[k] = solve_weights(U[k], vprev(k), W[k], b[k], rho, alpha, weight_decay)  # 3
     if train_bias:
         b[k] = solve_bias(U[k], vprev(k), W[k], b[k], rho, alpha)
 
@@ -162,15 +155,14 @@ def bcd_iteration(W, b, U, V, X, Y, gamma, rho, alpha, weight_decay=0.0, train_b
     for k in range(N - 2, -1, -1):
         V[k] = solve_hidden_v(U[k], U[k + 1], W[k + 1], b[k + 1], rho, gamma)     # 4
         U[k] = solve_hidden_u(V[k], vprev(k), W[k], b[k], U[k], rho, gamma, alpha)  # 5
-        W[k] = solve_weights(U[k], vprev(k), W[k], b[k], rho, alpha, decay[k])  # 6
+        W[k] = solve_weights(U[k], vprev(k), W[k], b[k], rho, alpha, weight_decay)  # 6
         if train_bias:
             b[k] = solve_bias(U[k], vprev(k), W[k], b[k], rho, alpha)
     return W, b, U, V
 
 
 def objective_terms(W, b, U, V, X, Y, gamma, rho, weight_decay=0.0):
-    """The terms of Φ for a dense network, as named by ``state.objective()``; ``weight_decay``
-    a number or one λ per layer."""
+    """The terms of Φ for a dense network, as named by ``state.objective()``."""
     N = len(W)
     sq = lambda A: float(np.sum(np.asarray(A, dtype=np.float64) ** 2))
     loss = 0.5 * sq(V[N - 1] - Y)
@@ -181,7 +173,7 @@ def objective_terms(W, b, U, V, X, Y, gamma, rho, weight_decay=0.0):
         prev = X if k == 0 else V[k - 1]
         lin += sq(U[k] - W[k] @ prev - b[k][:, None])
     lin *= 0.5 * rho
-    wd = 0.5 * sum(lam * sq(w) for lam, w in zip(per_layer(weight_decay, N), W))
+    wd = 0.5 * weight_decay * sum(sq(w) for w in W)
     terms = {"loss": loss, "activation": act, "linear": lin, "weight_decay": wd,
              "compression": 0.0}
     terms["total"] = loss + act + lin + wd

@@ -67,8 +67,7 @@ TensorTrain<T> tt_from_numpy(const std::vector<CArray<T>>& cores) {
 
 template <class T>
 Hyperparameters<T> hyperparameters(T gamma, T rho, T alpha, T tau, T tau_growth, T tau_max,
-                                   T target_gap, T weight_decay, T weight_decay_cap,
-                                   Index dense_iterations,
+                                   T target_gap, T weight_decay, Index dense_iterations,
                                    bool train_bias, bool overwrite_weights,
                                    bool extrapolation) {
   Hyperparameters<T> h;
@@ -80,7 +79,6 @@ Hyperparameters<T> hyperparameters(T gamma, T rho, T alpha, T tau, T tau_growth,
   h.tau_max = tau_max;
   h.target_gap = target_gap;
   h.weight_decay = weight_decay;
-  h.weight_decay_cap = weight_decay_cap;
   h.dense_iterations = dense_iterations;
   h.train_bias = train_bias;
   h.overwrite_weights = overwrite_weights;
@@ -286,15 +284,15 @@ void bind_scalar(py::module_& m, const std::string& s) {
   py::class_<TrainingState<T>>(m, ("Bcd" + s).c_str(), py::module_local())
       .def(py::init([](Mlp<T>& net, py::object samples, T gamma, T rho, T alpha, T tau,
                        T tau_growth, T tau_max, T target_gap, T weight_decay,
-                       T weight_decay_cap, Index dense_iterations, bool train_bias,
-                       bool overwrite_weights, bool extrapolation, int n_threads) {
+                       Index dense_iterations, bool train_bias, bool overwrite_weights,
+                       bool extrapolation, int n_threads) {
              Samples<T>& held = samples.cast<Samples<T>&>();
              auto state = std::make_unique<TrainingState<T>>();
              state->samples = std::move(samples);
              const Hyperparameters<T> h =
                  hyperparameters(gamma, rho, alpha, tau, tau_growth, tau_max, target_gap,
-                                 weight_decay, weight_decay_cap, dense_iterations, train_bias,
-                                 overwrite_weights, extrapolation);
+                                 weight_decay, dense_iterations, train_bias, overwrite_weights,
+                                 extrapolation);
              py::gil_scoped_release release;
              state->bcd = std::make_unique<Bcd<T>>(net, held, h, n_threads);
              return state;
@@ -302,19 +300,19 @@ void bind_scalar(py::module_& m, const std::string& s) {
            py::keep_alive<1, 2>(), py::arg("net"), py::arg("samples"), py::arg("gamma"),
            py::arg("rho"), py::arg("alpha"), py::arg("tau"), py::arg("tau_growth"),
            py::arg("tau_max"), py::arg("target_gap"), py::arg("weight_decay"),
-           py::arg("weight_decay_cap"), py::arg("dense_iterations"), py::arg("train_bias"),
-           py::arg("overwrite_weights"), py::arg("extrapolation"), py::arg("n_threads"))
+           py::arg("dense_iterations"), py::arg("train_bias"), py::arg("overwrite_weights"),
+           py::arg("extrapolation"), py::arg("n_threads"))
       .def(py::init([](Mlp<T>& net, CArray<T> X, CArray<T> Y, T gamma, T rho, T alpha, T tau,
                        T tau_growth, T tau_max, T target_gap, T weight_decay,
-                       T weight_decay_cap, Index dense_iterations, bool train_bias,
-                       bool overwrite_weights, bool extrapolation, int n_threads) {
+                       Index dense_iterations, bool train_bias, bool overwrite_weights,
+                       bool extrapolation, int n_threads) {
              auto state = std::make_unique<TrainingState<T>>();
              state->X = std::move(X);
              state->Y = std::move(Y);
              const Hyperparameters<T> h =
                  hyperparameters(gamma, rho, alpha, tau, tau_growth, tau_max, target_gap,
-                                 weight_decay, weight_decay_cap, dense_iterations, train_bias,
-                                 overwrite_weights, extrapolation);
+                                 weight_decay, dense_iterations, train_bias, overwrite_weights,
+                                 extrapolation);
              const auto x = columns(state->X, "X");
              const auto y = columns(state->Y, "Y");
              py::gil_scoped_release release;
@@ -324,8 +322,8 @@ void bind_scalar(py::module_& m, const std::string& s) {
            py::keep_alive<1, 2>(), py::arg("net"), py::arg("X"), py::arg("Y"), py::arg("gamma"),
            py::arg("rho"), py::arg("alpha"), py::arg("tau"), py::arg("tau_growth"),
            py::arg("tau_max"), py::arg("target_gap"), py::arg("weight_decay"),
-           py::arg("weight_decay_cap"), py::arg("dense_iterations"), py::arg("train_bias"),
-           py::arg("overwrite_weights"), py::arg("extrapolation"), py::arg("n_threads"))
+           py::arg("dense_iterations"), py::arg("train_bias"), py::arg("overwrite_weights"),
+           py::arg("extrapolation"), py::arg("n_threads"))
       .def_property(
           "tau",
           [](TrainingState<T>& s) {
@@ -355,14 +353,6 @@ void bind_scalar(py::module_& m, const std::string& s) {
              s.bcd->restore(iteration, scheduled_tau, std::move(U), std::move(V));
            },
            py::arg("iteration"), py::arg("scheduled_tau"), py::arg("U"), py::arg("V"))
-      .def_property_readonly("weight_decays",
-                             [](TrainingState<T>& s) {
-                               std::lock_guard<std::mutex> lock(s.mutex);
-                               std::vector<T> decays;
-                               for (Index i = 0; i < s.bcd->n_layers(); ++i)
-                                 decays.push_back(s.bcd->weight_decay(i));
-                               return decays;
-                             })
       .def_property_readonly("restarts",
                              [](TrainingState<T>& s) {
                                std::lock_guard<std::mutex> lock(s.mutex);

@@ -21,8 +21,7 @@ DEFAULT_RHO = 1.0
 DEFAULT_ALPHA = 1.0
 TINY = np.finfo(np.float64).tiny  # floor of the divergence test's reference objective
 SETTINGS = ("gamma", "rho", "alpha", "tau", "tau_growth", "tau_max", "target_gap",
-            "weight_decay", "weight_decay_cap", "dense_iterations", "train_bias",
-            "overwrite_weights", "extrapolation")
+            "weight_decay", "dense_iterations", "train_bias", "overwrite_weights", "extrapolation")
 
 
 class BCD:
@@ -65,14 +64,6 @@ class BCD:
         Threads for the C++ core; 0 = the usable cores (see ``nnbcd.threads``).
     weight_decay : float >= 0
         λ/2 Σ||W_i||², solved in closed form inside the weight update.
-    weight_decay_cap : float >= 0
-        0: every layer's weight decay is λ. c > 0: layer i's is λ_i = min(λ, c·s_i), with s_i
-        = ρ||V_{i−1}||²/d_{i−1} its input power (the mean eigenvalue of the data term ρV Vᵀ of
-        its weight update), measured at every weight update from the update's own sums. A λ
-        sized for one network can be 5-90 times the data term of another's layers (the paper's
-        CNN, whose hidden activations are small) and then holds their weights near zero
-        (``bench/results/weight_decay_scale.md``). Φ takes each λ_i of the last update; it
-        decreases monotonically while τ and the λ_i stay fixed.
     overwrite_weights : bool
         After each sweep also set W_i ← G_i for compressed layers: projected BCD on W itself,
         as in the authors' notebooks. Off by default: it voids the monotone decrease of Φ.
@@ -94,7 +85,7 @@ class BCD:
     def __init__(self, gamma=DEFAULT_GAMMA, rho=DEFAULT_RHO, alpha=DEFAULT_ALPHA, tau=1.0,
                  train_bias=True, n_threads=0, weight_decay=0.0, overwrite_weights=False,
                  tau_growth=1.05, tau_max=1e5, dense_iterations=0, divergence_factor=1e6,
-                 extrapolation=False, target_gap=0.0, weight_decay_cap=0.0):
+                 extrapolation=False, target_gap=0.0):
         self.gamma = v.check_positive("gamma", gamma)
         self.rho = v.check_positive("rho", rho)
         self.alpha = v.check_positive("alpha", alpha)
@@ -109,7 +100,6 @@ class BCD:
         self.train_bias = bool(train_bias)
         self.n_threads = v.check_threads(n_threads)
         self.weight_decay = v.check_non_negative("weight_decay", weight_decay)
-        self.weight_decay_cap = v.check_non_negative("weight_decay_cap", weight_decay_cap)
         if not isinstance(overwrite_weights, (bool, np.bool_)):
             raise TypeError(f"overwrite_weights must be True or False, got {overwrite_weights!r}")
         self.overwrite_weights = bool(overwrite_weights)

@@ -88,9 +88,8 @@ def restore_checkpoint(state, path):
                              f"supported (this nnbcd reads version {VERSION})")
     model = state.model
     _check_same("network", _architecture(meta), _architecture(_metadata(model)), source)
-    # checkpoints from before extrapolation, target_gap and weight_decay_cap ran without them
-    trainer = {"extrapolation": False, "target_gap": 0.0, "weight_decay_cap": 0.0,
-               **(saved.get("trainer") or {})}
+    # checkpoints from before extrapolation and target_gap existed ran without them
+    trainer = {"extrapolation": False, "target_gap": 0.0, **(saved.get("trainer") or {})}
     _check_same("trainer settings", trainer, state.trainer.settings(), source)
     if saved.get("data_sha256") != state.fingerprint():
         raise ValueError(f"checkpoint {source} was written for different training data (X, y); "

@@ -33,8 +33,7 @@ class TrainingState:
         cls = core.Bcd32 if model.dtype == np.float32 else core.Bcd64
         self._state = cls(model._net, *samples, trainer.gamma, trainer.rho, trainer.alpha,
                           trainer.tau, trainer.tau_growth, trainer.tau_max, trainer.target_gap,
-                          trainer.weight_decay, trainer.weight_decay_cap,
-                          trainer.dense_iterations, trainer.train_bias,
+                          trainer.weight_decay, trainer.dense_iterations, trainer.train_bias,
                           trainer.overwrite_weights, trainer.extrapolation, trainer.n_threads)
 
     @property
@@ -69,12 +68,6 @@ class TrainingState:
     def scheduled_tau(self):
         """The τ of the schedule (what ``tau`` becomes once a dense warm start is over)."""
         return self._state.scheduled_tau
-
-    @property
-    def weight_decays(self):
-        """Each layer's λ_i of its last weight update: the trainer's ``weight_decay``, or less
-        where ``weight_decay_cap`` bounds it (``weight_decay`` before the first step)."""
-        return list(self._state.weight_decays)
 
     @property
     def restarts(self):

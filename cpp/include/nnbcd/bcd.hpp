@@ -87,10 +87,6 @@ class Bcd {
   // The tau of the schedule: what tau() returns once the dense warm start is over.
   T scheduled_tau() const { return h_.tau; }
 
-  // The lambda of layer i's last weight update: weight_decay, or less where weight_decay_cap
-  // bounds it (weight_decay before the first sweep).
-  T weight_decay(Index i) const { return decay_.at(std::size_t(i)); }
-
   // One backward sweep (DESIGN §2). A sweep that fails (a Cholesky factorisation that breaks
   // down, non-finite weights, an exception from the samples) is undone, see rollback; a
   // numerical failure throws DivergenceError, anything else is rethrown.
@@ -225,30 +221,21 @@ class Bcd {
     o.loss = 0.5 * sums.loss;
     for (Index i = 0; i < n_layers(); ++i) {
       const Layer<T>& l = net_.layer(i);
-      o.weight_decay += 0.5 * double(decay_[std::size_t(i)]) * squared_norm(l.W);
+      o.weight_decay += 0.5 * double(h_.weight_decay) * squared_norm(l.W);
       if (l.compressed()) o.compression_gap += 0.5 * squared_norm(l.W - l.G);
     }
     o.compression = double(tau()) * o.compression_gap;
     return o;
   }
 
-  // Phi of the point a sweep starts from, kept without tau and the weight decays, so that it
-  // can be taken at the tau and the (capped) weight decays of any later sweep.
+  // Phi of the point a sweep starts from, kept without tau, so that it can be taken at the tau
+  // of any later sweep.
   struct Reference {
-    double rest;  // Phi without the compression and weight decay terms
+    double without_compression;
     double compression_gap;
-    std::vector<double> weight_norms;  // ||W_i||^2
-    Reference(const Objective& o, const Mlp<T>& net)
-        : rest(o.without_compression() - o.weight_decay), compression_gap(o.compression_gap) {
-      for (Index i = 0; i < net.n_layers(); ++i)
-        weight_norms.push_back(squared_norm(net.layer(i).W));
-    }
-    double at(T tau, const std::vector<T>& decay) const {
-      double total = rest + double(tau) * compression_gap;
-      for (std::size_t i = 0; i < decay.size(); ++i)
-        total += 0.5 * double(decay[i]) * weight_norms[i];
-      return total;
-    }
+    explicit Reference(const Objective& o)
+        : without_compression(o.without_compression()), compression_gap(o.compression_gap) {}
+    double at(T tau) const { return without_compression + double(tau) * compression_gap; }
   };
 
   template <class E>
@@ -277,7 +264,7 @@ class Bcd {
     // the sweep needs): known from the last extrapolation except after a restore.
     if (h_.extrapolation && momentum_ > 1 && !reference_) {
       ScopedSeconds timer(seconds_.extrapolation);
-      reference_.emplace(evaluate_objective(), net_);
+      reference_.emplace(evaluate_objective());
     }
     for (Index i = N - 1; i >= 0; --i)
       update_layer_parameters(i, samples_->update_lifted(net_, i, h_, centre(i)), tau_now);
@@ -337,17 +324,17 @@ class Bcd {
       previous_ = net_;
       samples_->extrapolate(T(0));
       momentum_ = 2;
-      reference_.emplace(evaluate_objective(), net_);
+      reference_.emplace(evaluate_objective());
       return;
     }
     const T beta = T(momentum_ - 1) / T(momentum_ + 2);
-    const double at_start = reference_->at(tau(), decay_);
+    const double at_start = reference_->at(tau());
     Mlp<T> swept = net_;
     move_parameters(swept, beta);
     samples_->extrapolate(beta);
     Objective moved = evaluate_objective();
     if (moved.total() <= at_start) {
-      reference_.emplace(moved, net_);
+      reference_.emplace(moved);
       previous_ = std::move(swept);
       ++momentum_;
       return;
@@ -357,7 +344,7 @@ class Bcd {
     samples_->shorten_extrapolation(T(0.5));
     moved = evaluate_objective();
     if (moved.total() <= at_start) {
-      reference_.emplace(moved, net_);
+      reference_.emplace(moved);
       previous_ = std::move(swept);
       return;
     }
@@ -365,7 +352,7 @@ class Bcd {
     previous_ = std::move(swept);
     all_parameters_changed();
     samples_->shorten_extrapolation(T(0));
-    reference_.emplace(evaluate_objective(), net_);
+    reference_.emplace(evaluate_objective());
     ++restarts_;
   }
 
@@ -402,12 +389,7 @@ class Bcd {
     Layer<T>& l = net_.layer(i);
     const bool coupled = l.compressed() && tau > T(0);
     const WeightSums<T> totals = sums.totals();  // what the bias needs: the rest is consumed
-    T& decay = decay_[std::size_t(i)];
-    if (h_.weight_decay_cap > T(0)) {
-      const double power = double(h_.rho) * sums.input_squares() / double(sums.inputs());
-      decay = T(std::min(double(h_.weight_decay), double(h_.weight_decay_cap) * power));
-    }
-    update_weights<T>(std::move(sums), l.W, h_.rho, h_.alpha, decay,
+    update_weights<T>(std::move(sums), l.W, h_.rho, h_.alpha, h_.weight_decay,
                       coupled ? tau : T(0), coupled ? &l.G : nullptr);
     if (h_.train_bias) update_bias<T>(totals, l.W, l.b, h_.rho, h_.alpha);
     samples_->parameters_changed(i);
@@ -416,7 +398,6 @@ class Bcd {
   Mlp<T>& net_;
   Hyperparameters<T> h_;
   T tau_floor_ = h_.tau;  // the target gap's lower bound on tau: the tau the run started from
-  std::vector<T> decay_ = std::vector<T>(std::size_t(net_.n_layers()), h_.weight_decay);
   int n_threads_;
   Index iteration_ = 0;
   Mlp<T> last_good_;  // the network's parameters before the step in progress

@@ -24,10 +24,6 @@ struct Hyperparameters {
   // from and tau_max).
   T target_gap = 0;
   T weight_decay = 0;  // lambda/2 ||W_i||^2
-  // > 0: layer i's lambda is at most this times its input power rho ||V_{i-1}||^2 / d_{i-1}
-  // (the mean eigenvalue of the data term rho V V^T of its weight update), taken at each weight
-  // update: a weight decay sized for one network must not swamp the data term of another.
-  T weight_decay_cap = 0;
   Index dense_iterations = 0;  // warm start: tau acts (and grows) only after this many sweeps
   bool train_bias = true;
   // After each sweep also set W_i <- G_i (projected BCD on W itself, as the authors' notebooks
@@ -56,7 +52,6 @@ struct Hyperparameters {
     if (!(tau_max >= tau)) throw std::invalid_argument("nnbcd: tau_max must be >= tau");
     non_negative(target_gap, "target_gap");
     non_negative(weight_decay, "weight_decay");
-    non_negative(weight_decay_cap, "weight_decay_cap");
     if (dense_iterations < 0) throw std::invalid_argument("nnbcd: dense_iterations must be >= 0");
   }
 };

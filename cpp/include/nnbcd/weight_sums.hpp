@@ -76,16 +76,6 @@ struct WeightSums {
     return mu;
   }
 
-  // sum_j ||v_j||^2 = trace(input_gram) + 2 m^T s + n ||m||^2: the input's total power.
-  double input_squares() const {
-    double total = input_gram.diagonal().template cast<double>().sum();
-    if (centre.size() > 0) {
-      const Vector<double> m = centre.template cast<double>();
-      total += 2 * m.dot(input_sum) + count * m.squaredNorm();
-    }
-    return total;
-  }
-
   // The sums without the products (input_gram, cross): all a bias update needs.
   WeightSums totals() const {
     WeightSums t;
