@@ -219,6 +219,20 @@ def test_warm_start_continues_training(digits, compression):
                for W, W_first in zip(warm.model_.deployed_weights, first[0]))
 
 
+def test_warm_start_floors_the_target_gaps_tau_where_it_resumed(digits):
+    """With ``target_gap`` τ never shrinks below the τ the fit started from; a warm start
+    starts from ``tau_``, so that is the floor, not ``tau``."""
+    X_train, _, y_train, _ = digits
+    clf = NNBCDClassifier(hidden_layer_sizes=(32, 32), compression="tt", tt_rank=4, tau=1.0,
+                          max_iter=20, random_state=0, n_threads=1, dtype="float64")
+    resumed_from = clf.fit(X_train, y_train).tau_
+    assert resumed_from > 10.0  # grown well above ``tau`` while the gap was wide
+    # a target gap so loose that every layer is within half of it (||W − G|| <= ||W||): τ
+    # shrinks at every step but for the floor (from ``tau`` it would end at 1.2^-15 of it)
+    clf.set_params(warm_start=True, max_iter=15, target_gap=3.0).fit(X_train, y_train)
+    assert clf.tau_ == resumed_from
+
+
 def test_warm_start_refuses_a_different_problem(small_problem):
     X, y = small_problem
     clf = NNBCDClassifier(**SMALL, warm_start=True).fit(X, y)
