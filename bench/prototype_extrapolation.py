@@ -90,7 +90,7 @@ def run(problem="lenet", dense=False, iterations=100, every=10, seed=0, beta=0.0
     s = {**r.bcd_settings(len(X)), **over}
     gamma, rho, tau, lam = s["gamma"], s["rho"], s["tau"], s["weight_decay"]
     alpha = s.get("alpha", 1.0)
-    model = p.network(r.init_scale, seed)
+    model = suite.network(p, seed, init_scale=r.init_scale, init=r.init)
     N = model.n_layers
     pruned = [(not dense) and p.kind == "prune" and i < N - 1 for i in range(N)]
     keep = 0.1

@@ -54,7 +54,7 @@ def run(problem="lenet", mode="refit", iterations=100, every=10, seed=0, remask=
     if prox is None:
         prox = alpha + tau
     if mode in ("lib", "denselib"):
-        net = p.network(r.init_scale, seed)
+        net = suite.network(p, seed, init_scale=r.init_scale, init=r.init)
         if mode == "denselib":
             net = nnbcd.MLP(net.sizes, init_scale=r.init_scale, seed=seed)
         state = nnbcd.BCD(n_threads=1, **s).start(net, X, y)
@@ -67,7 +67,7 @@ def run(problem="lenet", mode="refit", iterations=100, every=10, seed=0, remask=
                 tr = float(np.mean(state.model.predict(X[:10000]) == y[:10000]))
                 print(mode, k, out[-1], f"train {tr:.4f}", f"{time.time()-t0:.0f}s", flush=True)
         return out
-    model = p.network(r.init_scale, seed)
+    model = suite.network(p, seed, init_scale=r.init_scale, init=r.init)
     keep = 0.1
     N = model.n_layers
     pruned = [i < N - 1 for i in range(N)] if mode != "dense" else [False] * N

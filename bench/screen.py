@@ -5,8 +5,8 @@ initial scale over the defaults.
 
     python bench/screen.py PROBLEM ITERATIONS EVAL_EVERY ['{"tau": 0.1, "tau_growth": 1.2}']
 
-The JSON object takes ``nnbcd.BCD`` arguments, plus ``init_scale`` (the network's, instead of
-the recipe's) and ``weight_decay_per_sample`` (λ / n, instead of ``weight_decay``). 1 thread.
+The JSON object takes ``nnbcd.BCD`` arguments, plus ``init`` and ``init_scale`` (the network's,
+instead of the recipe's) and ``weight_decay_per_sample`` (λ / n, instead of ``weight_decay``). 1 thread.
 """
 
 import json
@@ -29,9 +29,9 @@ def main(argv=None):
     X, y, X_test, y_test = suite.load(problem.data, suite.DEFAULT_MNIST)
     if "weight_decay_per_sample" in overrides:
         overrides["weight_decay"] = overrides.pop("weight_decay_per_sample") * len(X)
-    init_scale = overrides.pop("init_scale", None)
-    state = suite.start(problem, X, y, seed=0, threads=1, overrides=overrides,
-                        init_scale=init_scale)
+    init = dict(init_scale=overrides.pop("init_scale", None),
+                init=overrides.pop("init", None))
+    state = suite.start(problem, X, y, seed=0, threads=1, overrides=overrides, **init)
     print(f"command: python bench/screen.py {' '.join(argv)}", flush=True)
     X, layers = np.asarray(X, np.float32), range(state.model.n_layers)
 

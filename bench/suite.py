@@ -42,23 +42,24 @@ from nnbcd.recipes import recipe  # noqa: E402
 class Problem:
     data: str             # "digits", or "mnist:N" (a seeded subset of N training images, 0: all)
     kind: object          # the compression kind: None, "prune" or "tt"
-    network: object       # (init_scale, seed, dtype) -> the untrained nnbcd network
+    network: object       # (init, init_scale, seed, dtype) -> the untrained nnbcd network
     iterations: int
     eval_every: int
 
 
 def _mlp(sizes, spec):
     compression = [spec] * (len(sizes) - 2) + [None]
-    return lambda scale, seed, dtype: nnbcd.MLP(sizes, compression=compression,
-                                                init_scale=scale, seed=seed, dtype=dtype)
+    return lambda init, scale, seed, dtype: nnbcd.MLP(
+        sizes, compression=compression, init=init, init_scale=scale, seed=seed, dtype=dtype)
 
 
 def _cnn(rank):
     compression = [None, nnbcd.TensorTrain(rank, shape=W2_SHAPE),
                    nnbcd.TensorTrain(rank, shape=W3_SHAPE), None]
-    return lambda scale, seed, dtype: nnbcd.ConvNet(
+    return lambda init, scale, seed, dtype: nnbcd.ConvNet(
         input_shape=(28, 28, 1), filters=32, kernel=3, stride=2, hidden=(1024, 1024),
-        n_classes=10, compression=compression, init_scale=scale, seed=seed, dtype=dtype)
+        n_classes=10, compression=compression, init=init, init_scale=scale, seed=seed,
+        dtype=dtype)
 
 
 PROBLEMS = {
@@ -85,22 +86,23 @@ def load(data, mnist):
     return X_train, y_train, X_test, y_test
 
 
-def network(problem, seed, dtype="float32", init_scale=None):
-    """The problem's untrained network, initialised at its compression kind's scale (or at
-    ``init_scale``)."""
-    scale = recipe(problem.kind).init_scale if init_scale is None else init_scale
-    return problem.network(scale, seed, dtype)
+def network(problem, seed, dtype="float32", init_scale=None, init=None):
+    """The problem's untrained network, initialised as its compression kind's recipe says (or
+    by ``init`` at ``init_scale``)."""
+    chosen = recipe(problem.kind)
+    return problem.network(chosen.init if init is None else init,
+                           chosen.init_scale if init_scale is None else init_scale, seed, dtype)
 
 
 def start(problem, X_train, y_train, seed, threads, overrides=None, dtype="float32",
-          init_scale=None):
+          init_scale=None, init=None):
     """The problem's network, trained with the defaults (``overrides``: BCD arguments over
-    them, ``init_scale`` over the recipe's, for screening) in ``dtype``: the
+    them, ``init``/``init_scale`` over the recipe's, for screening) in ``dtype``: the
     ``TrainingState`` to step."""
     settings = recipe(problem.kind).bcd_settings(len(X_train))
     trainer = nnbcd.BCD(n_threads=threads, **{**settings, **(overrides or {})})
-    return trainer.start(network(problem, seed, dtype, init_scale), np.asarray(X_train, dtype),
-                         y_train)
+    return trainer.start(network(problem, seed, dtype, init_scale, init),
+                         np.asarray(X_train, dtype), y_train)
 
 
 def started(name, threads, seed=0):

@@ -78,16 +78,16 @@ def test_standardising_makes_the_fit_invariant_to_each_features_units(small_prob
 
 
 @pytest.mark.parametrize(
-    "compression, init_scale, weight_decay, penalty, extrapolation, tau, tau_growth, tau_max, "
-    "target_gap", [
-        (None, 1.0, 0.003, 1.0, False, 5.0, 1.0, 1e5, 0.0),
-        ("prune", 1.0, 0.003, 5.0, True, 200.0, 1.0, 1e5, 0.0),
-        ("tt", 0.01, 0.0003, 5.0, True, 0.1, 1.2, 1e5, 0.05)])
-def test_auto_settings_follow_the_compression(small_problem, compression, init_scale,
+    "compression, init, init_scale, weight_decay, penalty, extrapolation, tau, tau_growth, "
+    "tau_max, target_gap", [
+        (None, "kaiming_normal", 1.0, 0.003, 1.0, False, 5.0, 1.0, 1e5, 0.0),
+        ("prune", "kaiming_normal", 1.0, 0.003, 5.0, True, 200.0, 1.0, 1e5, 0.0),
+        ("tt", "normal", 0.01, 0.0003, 5.0, True, 0.1, 1.2, 1e5, 0.05)])
+def test_auto_settings_follow_the_compression(small_problem, compression, init, init_scale,
                                               weight_decay, penalty, extrapolation, tau,
                                               tau_growth, tau_max, target_gap):
-    """"auto" is the recipe of the compression kind (nnbcd.recipes), init_scale reaches the
-    network (another scale trains another network), and compressed networks train by plain
+    """"auto" is the recipe of the compression kind (nnbcd.recipes), init and init_scale reach
+    the network (another start trains another network), and compressed networks train by plain
     BCD (W <- G only when asked for): pruned ones with a fixed τ, tensor trains with τ from 0.1
     following the gap between W and G."""
     X, y = small_problem
@@ -98,7 +98,8 @@ def test_auto_settings_follow_the_compression(small_problem, compression, init_s
         return clf.model_.weights
 
     auto = weights()
-    for W, expected in zip(auto, weights(init_scale=init_scale, weight_decay=weight_decay,
+    for W, expected in zip(auto, weights(init=init, init_scale=init_scale,
+                                         weight_decay=weight_decay,
                                          gamma=penalty, rho=penalty, tau=tau,
                                          tau_growth=tau_growth, tau_max=tau_max,
                                          target_gap=target_gap, overwrite_weights=False,
@@ -112,6 +113,8 @@ def test_auto_settings_follow_the_compression(small_problem, compression, init_s
     if compression == "tt":
         assert not np.array_equal(auto[0], weights(target_gap=0.0)[0])
     assert not np.allclose(auto[0], weights(init_scale=init_scale * 2)[0])
+    other_init = "xavier_normal" if init == "normal" else "normal"
+    assert not np.allclose(auto[0], weights(init=other_init)[0])
 
 
 def test_a_tau_above_the_recipes_cap_raises_the_cap(small_problem):
@@ -165,6 +168,7 @@ def test_bad_labels(small_problem, y, match):
     ({"dtype": "int8"}, "dtype must be one of"),
     ({"weight_decay": -1}, "weight_decay must be >= 0"),
     ({"init_scale": 0}, "init_scale must be > 0"),
+    ({"init": "he"}, "init must be one of"),
     ({"compression": "nonsense"}, "compression"),
 ])
 def test_bad_parameters(small_problem, params, match):

@@ -68,8 +68,9 @@ def test_train_without_options_trains_a_compressed_network(capsys, tmp_path):
     assert np.mean(accuracies) >= 0.92, accuracies
 
 
-def test_init_scale_and_weight_decay_reach_the_network(capsys, tmp_path):
-    """--init-scale and --weight-decay are passed on; without them the recipe's values."""
+def test_init_and_weight_decay_reach_the_network(capsys, tmp_path):
+    """--init, --init-scale and --weight-decay are passed on; without them the recipe's
+    values."""
     def trained(*options):
         out_dir = tmp_path / "_".join(map(str, options))
         status, _, err = run(capsys, "train", "--output", out_dir, "--iterations", 1, "--no-plot",
@@ -77,9 +78,11 @@ def test_init_scale_and_weight_decay_reach_the_network(capsys, tmp_path):
         assert status == 0, err
         return nnbcd.load(out_dir / "model.safetensors")
 
-    default, explicit = trained(), trained("--init-scale", 0.01, "--weight-decay", 0.0003)
-    for W, W_explicit in zip(default.weights, explicit.weights):  # TT: 0.01, 0.0003
+    default = trained()
+    explicit = trained("--init", "normal", "--init-scale", 0.01, "--weight-decay", 0.0003)
+    for W, W_explicit in zip(default.weights, explicit.weights):  # TT: N(0, 0.01²), 0.0003
         np.testing.assert_array_equal(W, W_explicit)
+    assert not np.allclose(default.weights[0], trained("--init", "kaiming_normal").weights[0])
     other = trained("--init-scale", 0.02, "--weight-decay", 0.001)
     assert not np.allclose(default.weights[0], other.weights[0])
     assert other.training_["weight_decay"] == pytest.approx(0.001 * 1347)

@@ -18,7 +18,7 @@ from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 from . import _validation as v
 from .bcd import BCD
 from .compression import Pruned, TensorTrain
-from .mlp import MLP
+from .mlp import INITS, MLP
 from .recipes import recipe
 
 COMPRESSIONS = (None, "prune", "tt")
@@ -66,10 +66,15 @@ _PARAMETERS_DOC = string.Template("""
         (as scikit-learn's ``MLPClassifier(alpha=...)``). Without it BCD fits the training set
         almost perfectly and generalises worse. "auto": 0.003 for dense and pruned networks,
         0.0003 for tensor-train ones (``nnbcd.recipes``).
-    init_scale : float > 0 or "auto", default="auto"
-        Multiplies the kaiming-normal standard deviation of the initial weights. "auto": 1 for
-        dense and pruned networks, 0.01 for tensor-train ones, which train best from near zero
+    init : {"kaiming_normal", "kaiming_uniform", "xavier_normal", "xavier_uniform", "normal"} \
+or "auto", default="auto"
+        How the initial weights are drawn (see ``nnbcd.MLP``). "auto": kaiming-normal for dense
+        and pruned networks, N(0, init_scale²) whatever the fan-in for tensor-train ones
         (``nnbcd.recipes``).
+    init_scale : float > 0 or "auto", default="auto"
+        Multiplies the initial weights' standard deviation; with ``init="normal"`` it is the
+        standard deviation. "auto": 1 for dense and pruned networks, 0.01 for tensor-train
+        ones, which train best from small weights (``nnbcd.recipes``).
     max_iter : int >= 1, default=200
         BCD iterations per call to ``fit``.
     compression : {None, "prune", "tt"}, default=None
@@ -160,6 +165,12 @@ def _is_auto(value):
     return isinstance(value, str) and value == "auto"
 
 
+def _check_init(value):
+    if value not in INITS:
+        raise ValueError(f"init must be one of {INITS} or 'auto', got {value!r}")
+    return value
+
+
 def _check_bool(name, value):
     if not isinstance(value, (bool, np.bool_)):
         raise TypeError(f"{name} must be True or False, got {value!r}")
@@ -189,8 +200,8 @@ class NNBCDEstimator(BaseEstimator):
     def __init__(self, hidden_layer_sizes=(256,), *, gamma="auto", rho="auto", alpha=1.0,
                  tau="auto", tau_growth="auto", tau_max="auto", target_gap="auto",
                  overwrite_weights=False, extrapolation="auto",
-                 weight_decay="auto", init_scale="auto", max_iter=200, compression=None,
-                 sparsity=0.9, tt_rank=8, early_stopping=False,
+                 weight_decay="auto", init="auto", init_scale="auto", max_iter=200,
+                 compression=None, sparsity=0.9, tt_rank=8, early_stopping=False,
                  validation_fraction=0.1, n_iter_no_change=10, tol=1e-4, warm_start=False,
                  random_state=None, n_threads=0, dtype="float32", standardize=True,
                  verbose=False):
@@ -205,6 +216,7 @@ class NNBCDEstimator(BaseEstimator):
         self.overwrite_weights = overwrite_weights
         self.extrapolation = extrapolation
         self.weight_decay = weight_decay
+        self.init = init
         self.init_scale = init_scale
         self.max_iter = max_iter
         self.compression = compression
@@ -265,6 +277,7 @@ class NNBCDEstimator(BaseEstimator):
                            else _check_bool("extrapolation", self.extrapolation)),
             weight_decay=(chosen.weight_decay if _is_auto(self.weight_decay)
                           else v.check_non_negative("weight_decay", self.weight_decay)),
+            init=chosen.init if _is_auto(self.init) else _check_init(self.init),
             init_scale=(chosen.init_scale if _is_auto(self.init_scale)
                         else v.check_positive("init_scale", self.init_scale)),
             max_iter=v.check_int("max_iter", self.max_iter, 1),
@@ -351,8 +364,8 @@ class NNBCDEstimator(BaseEstimator):
             self._check_same_network(sizes, specs, s.dtype)
             model, tau = self.model_, min(self.tau_, s.tau_max)
         else:
-            model = MLP(sizes, compression=specs, init_scale=s.init_scale, seed=seed,
-                        dtype=s.dtype)
+            model = MLP(sizes, compression=specs, init=s.init, init_scale=s.init_scale,
+                        seed=seed, dtype=s.dtype)
             tau = s.tau
         trainer = BCD(gamma=s.gamma, rho=s.rho, alpha=self.alpha, tau=tau,
                       tau_growth=s.tau_growth, tau_max=s.tau_max, target_gap=s.target_gap,

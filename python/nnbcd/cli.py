@@ -31,7 +31,7 @@ from .centring import fold_centre, input_centre
 from .compression import Pruned, TensorTrain
 from .convnet import ConvNet
 from .distributed import WorkerLostError, import_distributed
-from .mlp import MLP
+from .mlp import INITS, MLP
 from .model_file import load
 from .recipes import recipe
 from .threads import usable_cores
@@ -211,10 +211,14 @@ def _add_train(commands):
                           help="L2 penalty per training sample (default: "
                           f"{recipe('tt').weight_decay} for tensor trains, "
                           f"{recipe(None).weight_decay} otherwise; see nnbcd.recipes)")
+    training.add_argument("--init", choices=INITS,
+                          help="how the initial weights are drawn (default: "
+                          f"{recipe('tt').init} for tensor trains, {recipe(None).init} "
+                          "otherwise; normal: N(0, S²) whatever the fan-in)")
     training.add_argument("--init-scale", type=_POSITIVE_REAL, metavar="S",
-                          help="multiplies the kaiming-normal initial weights (default: "
-                          f"{recipe('tt').init_scale} for tensor trains, "
-                          f"{recipe(None).init_scale} otherwise)")
+                          help="multiplies the initial weights' standard deviation, or is it "
+                          f"for --init normal (default: {recipe('tt').init_scale} for tensor "
+                          f"trains, {recipe(None).init_scale} otherwise)")
     training.add_argument("--eval-every", type=_COUNT, default=1, metavar="K",
                           help="measure the accuracies every K iterations (default: 1)")
     cluster = train.add_argument_group(
@@ -298,8 +302,10 @@ def _option(value, default):
 def _new_model(args, data):
     """The untrained network ``args`` describe, sized for ``data``."""
     n_layers = len(args.hidden) + (2 if args.model == "convnet" else 1)
+    chosen = recipe(_compression_kind(args))
     common = dict(compression=_compression(args, n_layers), seed=args.seed, dtype=args.dtype,
-                  init_scale=_option(args.init_scale, recipe(_compression_kind(args)).init_scale))
+                  init=_option(args.init, chosen.init),
+                  init_scale=_option(args.init_scale, chosen.init_scale))
     n_features, n_classes = data.X_train.shape[1], len(data.classes)
     if args.model == "mlp":
         return MLP([n_features, *args.hidden, n_classes], **common)

@@ -60,8 +60,9 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class Recipe:
-    init_scale: float    # multiplies kaiming-normal's standard deviation
+    init_scale: float    # the initial weights' scale (``nnbcd.MLP``'s ``init_scale``) for ``init``
     weight_decay: float  # per training sample: λ = weight_decay × n_samples
+    init: str = "kaiming_normal"
     gamma: float = 1.0   # the objective's activation ...
     rho: float = 1.0     # ... and linear coupling
     extrapolation: bool = False  # every block moved on along the sweep's step where Φ falls
@@ -87,7 +88,7 @@ RECIPES = {
     "dense": Recipe(init_scale=1.0, weight_decay=0.003),
     "prune": Recipe(init_scale=1.0, weight_decay=0.003, gamma=5.0, rho=5.0, extrapolation=True,
                     tau=200.0),
-    "tt": Recipe(init_scale=0.01, weight_decay=0.0003, gamma=5.0, rho=5.0, extrapolation=True,
+    "tt": Recipe(init="normal", init_scale=0.01, weight_decay=0.0003, gamma=5.0, rho=5.0, extrapolation=True,
                  tau=0.1, tau_growth=1.2, target_gap=0.05),
 }
 
