@@ -6,7 +6,8 @@ initial scale over the defaults.
     python bench/screen.py PROBLEM ITERATIONS EVAL_EVERY ['{"tau": 0.1, "tau_growth": 1.2}']
 
 The JSON object takes ``nnbcd.BCD`` arguments, plus ``init`` and ``init_scale`` (the network's,
-instead of the recipe's) and ``weight_decay_per_sample`` (λ / n, instead of ``weight_decay``). 1 thread.
+instead of the recipe's) and ``weight_decay_per_sample`` (λ / n, instead of ``weight_decay``).
+1 thread.
 """
 
 import json

@@ -20,7 +20,11 @@ and on MNIST (``bench/suite.py``):
   is 0.7 points lower at 200 (0.969 against 0.976, 3 seeds). It slows the paper's CNN early
   (0.836 at iteration 25 against 0.929, ``bench/results/tt_ramp.md``; from N(0, 0.01²) 0.904
   at 50 against 0.947) and still costs it at
-  1200 s: 0.9648 with it, 0.9684 without (``bench/results/weight_decay_scale.md``).
+  1200 s: 0.9673 with it from N(0, 0.01²) (0.9648 from kaiming × 0.01, 0.9684 without it;
+  ``bench/results/weight_decay_scale.md``), where without it the new start is level at 0.973
+  from iteration 150. Even a seventh of it costs the CNN 2 points at 50, while the TT MLP from
+  N(0, 0.01²) without it falls 7-8 points behind and digits to 0.856: no per-sample or
+  per-compression-ratio size suits all three (``bench/results/init_scale.md``).
 - Dense and pruned networks start best at kaiming's scale with the weight decay that stops a
   dense fit from memorising (0.003 per sample): small initial weights cost them 1-2 points.
 - Compressed layers train by plain BCD (W_i left alone, every block exact; Φ monotone while τ
