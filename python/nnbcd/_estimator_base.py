@@ -69,12 +69,12 @@ _PARAMETERS_DOC = string.Template("""
     init : {"kaiming_normal", "kaiming_uniform", "xavier_normal", "xavier_uniform", "normal"} \
 or "auto", default="auto"
         How the initial weights are drawn (see ``nnbcd.MLP``). "auto": kaiming-normal for dense
-        and pruned networks, N(0, init_scale²) whatever the fan-in for tensor-train ones
+        networks, N(0, init_scale²) whatever the fan-in for compressed ones
         (``nnbcd.recipes``).
     init_scale : float > 0 or "auto", default="auto"
         Multiplies the initial weights' standard deviation; with ``init="normal"`` it is the
-        standard deviation. "auto": 1 for dense and pruned networks, 0.01 for tensor-train
-        ones, which train best from small weights (``nnbcd.recipes``).
+        standard deviation. "auto": 1 for dense networks, 0.01 for compressed ones, which
+        train best from small weights (``nnbcd.recipes``).
     max_iter : int >= 1, default=200
         BCD iterations per call to ``fit``.
     compression : {None, "prune", "tt"}, default=None

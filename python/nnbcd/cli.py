@@ -213,12 +213,12 @@ def _add_train(commands):
                           f"{recipe(None).weight_decay} otherwise; see nnbcd.recipes)")
     training.add_argument("--init", choices=INITS,
                           help="how the initial weights are drawn (default: "
-                          f"{recipe('tt').init} for tensor trains, {recipe(None).init} "
-                          "otherwise; normal: N(0, S²) whatever the fan-in)")
+                          f"{recipe('tt').init} for compressed networks, {recipe(None).init} "
+                          "for dense ones; normal: N(0, S²) whatever the fan-in)")
     training.add_argument("--init-scale", type=_POSITIVE_REAL, metavar="S",
                           help="multiplies the initial weights' standard deviation, or is it "
-                          f"for --init normal (default: {recipe('tt').init_scale} for tensor "
-                          f"trains, {recipe(None).init_scale} otherwise)")
+                          f"for --init normal (default: {recipe('tt').init_scale} for "
+                          f"compressed networks, {recipe(None).init_scale} for dense ones)")
     training.add_argument("--eval-every", type=_COUNT, default=1, metavar="K",
                           help="measure the accuracies every K iterations (default: 1)")
     cluster = train.add_argument_group(
