@@ -14,21 +14,22 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import suite  # noqa: E402
 
+import nnbcd  # noqa: E402
+from nnbcd.ops import im2col  # noqa: E402
+
 SAMPLES = 1000
 
 
 def preactivation_rms(model, X):
     """RMS of W_i V_{i-1} per layer, the convolution's on its patches (nnbcd's own forward
     pass is of the deployed, projected network, so it is redone here from the raw W)."""
-    weights, V, rms = model.weights, X, []
-    if hasattr(model, "filters"):  # the paper's CNN: 3x3 stride-2 patches of 28x28 images
-        images = X.reshape(-1, 28, 28)
-        V = np.stack([images[:, i:i + 26:2, j:j + 26:2] for i in range(3) for j in range(3)],
-                     axis=-1).reshape(-1, 9)
-    for k, W in enumerate(weights):
+    V, rms = X, []
+    if isinstance(model, nnbcd.ConvNet):
+        V = im2col(X.reshape(-1, *model.input_shape), model.kernel, model.stride)
+    for W in model.weights:
         U = V @ W.T
         rms.append(float(np.sqrt(np.mean(U ** 2))))
-        V = np.maximum(U, 0).reshape(len(X), -1) if k == 0 else np.maximum(U, 0)
+        V = np.maximum(U, 0).reshape(len(X), -1)  # the feature maps flattened per sample
     return rms
 
 

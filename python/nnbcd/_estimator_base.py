@@ -18,7 +18,7 @@ from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 from . import _validation as v
 from .bcd import BCD
 from .compression import Pruned, TensorTrain
-from .mlp import INITS, MLP
+from .mlp import MLP, check_init
 from .recipes import recipe
 
 COMPRESSIONS = (None, "prune", "tt")
@@ -165,12 +165,6 @@ def _is_auto(value):
     return isinstance(value, str) and value == "auto"
 
 
-def _check_init(value):
-    if value not in INITS:
-        raise ValueError(f"init must be one of {INITS} or 'auto', got {value!r}")
-    return value
-
-
 def _check_bool(name, value):
     if not isinstance(value, (bool, np.bool_)):
         raise TypeError(f"{name} must be True or False, got {value!r}")
@@ -277,7 +271,7 @@ class NNBCDEstimator(BaseEstimator):
                            else _check_bool("extrapolation", self.extrapolation)),
             weight_decay=(chosen.weight_decay if _is_auto(self.weight_decay)
                           else v.check_non_negative("weight_decay", self.weight_decay)),
-            init=chosen.init if _is_auto(self.init) else _check_init(self.init),
+            init=chosen.init if _is_auto(self.init) else check_init(self.init),
             init_scale=(chosen.init_scale if _is_auto(self.init_scale)
                         else v.check_positive("init_scale", self.init_scale)),
             max_iter=v.check_int("max_iter", self.max_iter, 1),

@@ -11,6 +11,13 @@ from .model_file import dumps, loads, register, save
 INITS = ("kaiming_normal", "kaiming_uniform", "xavier_normal", "xavier_uniform", "normal")
 
 
+def check_init(init):
+    """``init`` if it is one of ``INITS``; else ValueError naming it."""
+    if init not in INITS:
+        raise ValueError(f"init must be one of {INITS}, got {init!r}")
+    return init
+
+
 def _init_weight(rng, init, d_out, d_in, scale, dtype):
     if init == "normal":  # N(0, scale²) whatever the fan-in: the authors' notebooks' 0.01·N(0, 1)
         std = scale
@@ -104,9 +111,7 @@ class MLP:
         and compressed."""
         self.sizes = sizes
         self.compression = check_compression(compression, len(self.sizes) - 1)
-        if init not in INITS:
-            raise ValueError(f"init must be one of {INITS}, got {init!r}")
-        self.init = init
+        self.init = check_init(init)
         self.init_scale = v.check_positive("init_scale", init_scale)
         self.seed = v.check_int("seed", seed, 0)
         self.dtype = np.dtype(v.check_dtype(dtype))
