@@ -6,8 +6,9 @@ initial scale over the defaults.
     python bench/screen.py PROBLEM ITERATIONS EVAL_EVERY ['{"tau": 0.1, "tau_growth": 1.2}']
 
 The JSON object takes ``nnbcd.BCD`` arguments, plus ``init`` and ``init_scale`` (the network's,
-instead of the recipe's) and ``weight_decay_per_sample`` (λ / n, instead of ``weight_decay``).
-1 thread.
+instead of the recipe's), ``weight_decay_per_sample`` (λ / n, instead of ``weight_decay``) and
+``weight_decay_layers`` (one factor per layer on the weight decay: ``[0, 0, 0, 1]`` keeps it on
+the fourth layer only). 1 thread.
 """
 
 import json
@@ -18,6 +19,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import suite  # noqa: E402
+from nnbcd.recipes import recipe  # noqa: E402
 
 
 def main(argv=None):
@@ -30,6 +32,9 @@ def main(argv=None):
     X, y, X_test, y_test = suite.load(problem.data, suite.DEFAULT_MNIST)
     if "weight_decay_per_sample" in overrides:
         overrides["weight_decay"] = overrides.pop("weight_decay_per_sample") * len(X)
+    if "weight_decay_layers" in overrides:
+        lam = overrides.get("weight_decay", recipe(problem.kind).weight_decay * len(X))
+        overrides["weight_decay"] = [lam * f for f in overrides.pop("weight_decay_layers")]
     init = dict(init_scale=overrides.pop("init_scale", None),
                 init=overrides.pop("init", None))
     state = suite.start(problem, X, y, seed=0, threads=1, overrides=overrides, **init)
@@ -40,7 +45,7 @@ def main(argv=None):
         powers = suite.input_powers(state, X, layers)
         return (f"restarts {state.restarts}, tau {state.tau:.3g}, input power s_i "
                 f"{np.array2string(powers, precision=3)}, weight decay / s_i "
-                f"{np.array2string(state.trainer.weight_decay / powers, precision=3)}, ")
+                f"{np.array2string(np.asarray(state.trainer.weight_decay) / powers, precision=3)}, ")
 
     suite.screen(state, iterations, eval_every, np.asarray(X_test, np.float32), y_test, 1,
                  lambda k, state: (state.step(), state)[1], describe)

@@ -13,7 +13,7 @@ Keys: ``net`` (``tt8``: 64-256-256-10, both hidden layers TT rank 8, CR 0.064; `
 pre-activations on the training set have this RMS, layer by layer), ``input_scale`` (multiplies
 the inputs), ``standardised`` (default true; false: the pixels / 16), ``centred`` (default
 false: subtract the training mean after the rest), ``weight_decay`` (per
-sample, as the estimators take it; default 0.003), ``iterations`` (200), ``seed`` (0); any
+sample, as the estimators take it, or a list of one per layer; default 0.003), ``iterations`` (200), ``seed`` (0); any
 other key goes to ``nnbcd.BCD``.
 """
 
@@ -70,8 +70,8 @@ def run(data, net, init="kaiming_normal", init_scale=1.0, preactivation_rms=None
                       seed=seed)
     if preactivation_rms is not None:
         rescale_to_preactivation_rms(model, X_train, preactivation_rms)
-    state = nnbcd.BCD(weight_decay=weight_decay * len(X_train), **bcd).start(model, X_train,
-                                                                            y_train)
+    state = nnbcd.BCD(weight_decay=np.multiply(weight_decay, len(X_train)).tolist(),
+                      **bcd).start(model, X_train, y_train)
     accuracies = []
     for k in range(1, iterations + 1):
         state.step()

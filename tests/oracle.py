@@ -130,7 +130,8 @@ def forward(W, b, X):
 
 
 def bcd_iteration(W, b, U, V, X, Y, gamma, rho, alpha, weight_decay=0.0, train_bias=True):
-    """One full backward sweep of DESIGN §2 (dense network, τ = 0).
+    """One full backward sweep of DESIGN §2 (dense network, τ = 0); ``weight_decay``: one λ,
+    or one per layer.
 
     Returns new lists (W, b, U, V); the inputs are not modified.
     """
@@ -139,6 +140,7 @@ def bcd_iteration(W, b, U, V, X, Y, gamma, rho, alpha, weight_decay=0.0, train_b
     U = [x.copy() for x in U]
     V = [x.copy() for x in V]
     N = len(W)
+    lam = np.broadcast_to(np.asarray(weight_decay, dtype=np.float64), (N,))
 
     def vprev(k):
         return X if k == 0 else V[k - 1]
@@ -147,7 +149,7 @@ def bcd_iteration(W, b, U, V, X, Y, gamma, rho, alpha, weight_decay=0.0, train_b
     k = N - 1
     V[k] = solve_output_v(Y, U[k], V[k], gamma, alpha)                       # 1
     U[k] = solve_output_u(V[k], W[k], b[k], vprev(k), gamma, rho)            # 2
-    W[k] = solve_weights(U[k], vprev(k), W[k], b[k], rho, alpha, weight_decay)  # 3
+    W[k] = solve_weights(U[k], vprev(k), W[k], b[k], rho, alpha, lam[k])  # 3
     if train_bias:
         b[k] = solve_bias(U[k], vprev(k), W[k], b[k], rho, alpha)
 
@@ -155,15 +157,17 @@ def bcd_iteration(W, b, U, V, X, Y, gamma, rho, alpha, weight_decay=0.0, train_b
     for k in range(N - 2, -1, -1):
         V[k] = solve_hidden_v(U[k], U[k + 1], W[k + 1], b[k + 1], rho, gamma)     # 4
         U[k] = solve_hidden_u(V[k], vprev(k), W[k], b[k], U[k], rho, gamma, alpha)  # 5
-        W[k] = solve_weights(U[k], vprev(k), W[k], b[k], rho, alpha, weight_decay)  # 6
+        W[k] = solve_weights(U[k], vprev(k), W[k], b[k], rho, alpha, lam[k])  # 6
         if train_bias:
             b[k] = solve_bias(U[k], vprev(k), W[k], b[k], rho, alpha)
     return W, b, U, V
 
 
 def objective_terms(W, b, U, V, X, Y, gamma, rho, weight_decay=0.0):
-    """The terms of Φ for a dense network, as named by ``state.objective()``."""
+    """The terms of Φ for a dense network, as named by ``state.objective()``; ``weight_decay``:
+    one λ, or one per layer."""
     N = len(W)
+    lam = np.broadcast_to(np.asarray(weight_decay, dtype=np.float64), (N,))
     sq = lambda A: float(np.sum(np.asarray(A, dtype=np.float64) ** 2))
     loss = 0.5 * sq(V[N - 1] - Y)
     act = sum(sq(V[k] - relu(U[k])) for k in range(N - 1)) + sq(V[N - 1] - U[N - 1])
@@ -173,7 +177,7 @@ def objective_terms(W, b, U, V, X, Y, gamma, rho, weight_decay=0.0):
         prev = X if k == 0 else V[k - 1]
         lin += sq(U[k] - W[k] @ prev - b[k][:, None])
     lin *= 0.5 * rho
-    wd = 0.5 * weight_decay * sum(sq(w) for w in W)
+    wd = 0.5 * sum(lam_k * sq(w) for lam_k, w in zip(lam, W))
     terms = {"loss": loss, "activation": act, "linear": lin, "weight_decay": wd,
              "compression": 0.0}
     terms["total"] = loss + act + lin + wd

@@ -39,6 +39,10 @@ def test_bad_model_options(kwargs, match):
     ({"alpha": 0.0}, "alpha must be > 0"),
     ({"tau": -0.1}, "tau must be >= 0"),
     ({"weight_decay": -1.0}, "weight_decay must be >= 0"),
+    ({"weight_decay": [0.1, -1.0]}, r"weight_decay\[1\] must be >= 0"),
+    ({"weight_decay": [0.1, np.inf]}, r"weight_decay\[1\] must be finite"),
+    ({"weight_decay": []}, "weight_decay must be a number or a 1-D sequence"),
+    ({"weight_decay": [[0.1]]}, "weight_decay must be a number or a 1-D sequence"),
     ({"gamma": float("nan")}, "gamma must be finite"),
     ({"n_threads": -2}, "n_threads must be >= 0"),
     ({"rho": "1"}, "rho must be a real number"),
@@ -47,6 +51,15 @@ def test_bad_model_options(kwargs, match):
 def test_bad_hyperparameters(kwargs, match):
     with pytest.raises((ValueError, TypeError), match=match):
         nnbcd.BCD(**kwargs)
+
+
+def test_weight_decay_per_layer_must_match_the_network():
+    rng = np.random.default_rng(0)
+    X, y = rng.standard_normal((20, 4)), rng.integers(0, 3, 20)
+    model = nnbcd.MLP([4, 6, 3], seed=0)  # two layers
+    with pytest.raises(ValueError, match=r"weight_decay must have one value or one per layer "
+                                         r"\(2\), got 3"):
+        nnbcd.BCD(weight_decay=[0.1, 0.2, 0.3]).start(model, X, y)
 
 
 def test_unknown_option_name():

@@ -25,6 +25,7 @@ SETTINGS = [  # gamma, rho, alpha, weight_decay, train_bias
     (1.0, 1.0, 1.0, 0.0, True),
     (0.5, 3.0, 0.05, 0.01, True),
     (2.0, 0.5, 5.0, 0.0, False),
+    (1.0, 2.0, 0.5, [0.0, 0.2, 0.0, 0.3], True),  # one weight decay per layer
 ]
 
 

@@ -105,10 +105,12 @@ def _run_reference(sizes, X, Y, y_arg, W, b, model, gamma, rho, alpha, wd, train
 
 
 @pytest.mark.parametrize("train_bias", [True, False])
-@pytest.mark.parametrize("weight_decay", [0.0, 0.25])
+@pytest.mark.parametrize("weight_decay", [0.0, 0.25, [0.0, 0.6, 0.25]])
 @pytest.mark.parametrize("gamma,rho,alpha", [(1.0, 1.0, 1.0), (0.4, 2.0, 0.1)])
 def test_classification_matches_oracle(train_bias, weight_decay, gamma, rho, alpha):
-    rng = np.random.default_rng(100 + int(10 * weight_decay) + 2 * train_bias + int(10 * alpha))
+    """... with one weight decay for all layers, or one per layer."""
+    rng = np.random.default_rng(100 + int(10 * np.sum(weight_decay)) + 2 * train_bias
+                                + int(10 * alpha))
     X = rng.standard_normal((N_SAMPLES, SIZES[0]))
     y = rng.integers(0, SIZES[-1], size=N_SAMPLES)
     model, W, b = _make_model(SIZES, rng)

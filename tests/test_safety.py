@@ -152,6 +152,21 @@ def test_interrupted_and_resumed_run_equals_an_uninterrupted_one(tmp_path, dtype
     assert resumed_model.tt_ranks == reference.tt_ranks
 
 
+def test_per_layer_weight_decay_resumes_identically(tmp_path):
+    X, y = _problem()
+    trainer = nnbcd.BCD(weight_decay=[0.0, 0.5, 2.0])
+    reference = _network()
+    expected = trainer.fit(reference, X, y, 6)
+    path = tmp_path / "run.ckpt"
+    trainer.fit(_network(), X, y, 3, checkpoint=path)
+    with pytest.raises(ValueError, match=r"different trainer settings .*'weight_decay'"):
+        nnbcd.BCD(weight_decay=[0.0, 0.5, 1.0]).fit(_network(), X, y, 6, checkpoint=path)
+    resumed_model = _network()
+    resumed = trainer.fit(resumed_model, X, y, 6, checkpoint=path)
+    assert resumed.objective == expected.objective
+    _assert_identical(_parameters(reference), _parameters(resumed_model))
+
+
 def test_convnet_resumes_identically(tmp_path):
     rng = np.random.default_rng(0)
     X = rng.standard_normal((60, 8, 8, 1))

@@ -67,7 +67,8 @@ TensorTrain<T> tt_from_numpy(const std::vector<CArray<T>>& cores) {
 
 template <class T>
 Hyperparameters<T> hyperparameters(T gamma, T rho, T alpha, T tau, T tau_growth, T tau_max,
-                                   T target_gap, T weight_decay, Index dense_iterations,
+                                   T target_gap, std::vector<T> weight_decay,
+                                   Index dense_iterations,
                                    bool train_bias, bool overwrite_weights,
                                    bool extrapolation) {
   Hyperparameters<T> h;
@@ -78,7 +79,7 @@ Hyperparameters<T> hyperparameters(T gamma, T rho, T alpha, T tau, T tau_growth,
   h.tau_growth = tau_growth;
   h.tau_max = tau_max;
   h.target_gap = target_gap;
-  h.weight_decay = weight_decay;
+  h.weight_decay = std::move(weight_decay);
   h.dense_iterations = dense_iterations;
   h.train_bias = train_bias;
   h.overwrite_weights = overwrite_weights;
@@ -283,7 +284,7 @@ void bind_scalar(py::module_& m, const std::string& s) {
 
   py::class_<TrainingState<T>>(m, ("Bcd" + s).c_str(), py::module_local())
       .def(py::init([](Mlp<T>& net, py::object samples, T gamma, T rho, T alpha, T tau,
-                       T tau_growth, T tau_max, T target_gap, T weight_decay,
+                       T tau_growth, T tau_max, T target_gap, std::vector<T> weight_decay,
                        Index dense_iterations, bool train_bias, bool overwrite_weights,
                        bool extrapolation, int n_threads) {
              Samples<T>& held = samples.cast<Samples<T>&>();
@@ -291,7 +292,8 @@ void bind_scalar(py::module_& m, const std::string& s) {
              state->samples = std::move(samples);
              const Hyperparameters<T> h =
                  hyperparameters(gamma, rho, alpha, tau, tau_growth, tau_max, target_gap,
-                                 weight_decay, dense_iterations, train_bias, overwrite_weights,
+                                 std::move(weight_decay), dense_iterations, train_bias,
+                                 overwrite_weights,
                                  extrapolation);
              py::gil_scoped_release release;
              state->bcd = std::make_unique<Bcd<T>>(net, held, h, n_threads);
@@ -303,7 +305,7 @@ void bind_scalar(py::module_& m, const std::string& s) {
            py::arg("dense_iterations"), py::arg("train_bias"), py::arg("overwrite_weights"),
            py::arg("extrapolation"), py::arg("n_threads"))
       .def(py::init([](Mlp<T>& net, CArray<T> X, CArray<T> Y, T gamma, T rho, T alpha, T tau,
-                       T tau_growth, T tau_max, T target_gap, T weight_decay,
+                       T tau_growth, T tau_max, T target_gap, std::vector<T> weight_decay,
                        Index dense_iterations, bool train_bias, bool overwrite_weights,
                        bool extrapolation, int n_threads) {
              auto state = std::make_unique<TrainingState<T>>();
@@ -311,7 +313,8 @@ void bind_scalar(py::module_& m, const std::string& s) {
              state->Y = std::move(Y);
              const Hyperparameters<T> h =
                  hyperparameters(gamma, rho, alpha, tau, tau_growth, tau_max, target_gap,
-                                 weight_decay, dense_iterations, train_bias, overwrite_weights,
+                                 std::move(weight_decay), dense_iterations, train_bias,
+                                 overwrite_weights,
                                  extrapolation);
              const auto x = columns(state->X, "X");
              const auto y = columns(state->Y, "Y");

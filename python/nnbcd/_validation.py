@@ -37,6 +37,16 @@ def check_non_negative(name, value):
     return value
 
 
+def check_weight_decay(value):
+    """A ``weight_decay``: one λ >= 0 for every layer (a float), or one per layer (a list)."""
+    if np.ndim(value) == 0:
+        return check_non_negative("weight_decay", value)
+    if np.ndim(value) != 1 or len(value) == 0:
+        raise ValueError(f"weight_decay must be a number or a 1-D sequence of one per layer, "
+                         f"got {value!r}")
+    return [check_non_negative(f"weight_decay[{i}]", lam) for i, lam in enumerate(value)]
+
+
 def check_sparsity(value):
     """A pruning ``sparsity``: the fraction of zeros, in [0, 1)."""
     value = check_real("sparsity", value)

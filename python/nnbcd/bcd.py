@@ -62,8 +62,8 @@ class BCD:
         False freezes the biases (at zero from the initialisation), as the authors' notebooks do.
     n_threads : int
         Threads for the C++ core; 0 = the usable cores (see ``nnbcd.threads``).
-    weight_decay : float >= 0
-        λ/2 Σ||W_i||², solved in closed form inside the weight update.
+    weight_decay : float >= 0, or a sequence of one per layer
+        λ/2 Σ||W_i||² (or Σ λ_i/2 ||W_i||²), solved in closed form inside the weight update.
     overwrite_weights : bool
         After each sweep also set W_i ← G_i for compressed layers: projected BCD on W itself,
         as in the authors' notebooks. Off by default: it voids the monotone decrease of Φ.
@@ -99,7 +99,7 @@ class BCD:
             raise TypeError(f"train_bias must be True or False, got {train_bias!r}")
         self.train_bias = bool(train_bias)
         self.n_threads = v.check_threads(n_threads)
-        self.weight_decay = v.check_non_negative("weight_decay", weight_decay)
+        self.weight_decay = v.check_weight_decay(weight_decay)
         if not isinstance(overwrite_weights, (bool, np.bool_)):
             raise TypeError(f"overwrite_weights must be True or False, got {overwrite_weights!r}")
         self.overwrite_weights = bool(overwrite_weights)

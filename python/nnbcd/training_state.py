@@ -33,8 +33,9 @@ class TrainingState:
         cls = core.Bcd32 if model.dtype == np.float32 else core.Bcd64
         self._state = cls(model._net, *samples, trainer.gamma, trainer.rho, trainer.alpha,
                           trainer.tau, trainer.tau_growth, trainer.tau_max, trainer.target_gap,
-                          trainer.weight_decay, trainer.dense_iterations, trainer.train_bias,
-                          trainer.overwrite_weights, trainer.extrapolation, trainer.n_threads)
+                          np.atleast_1d(trainer.weight_decay), trainer.dense_iterations,
+                          trainer.train_bias, trainer.overwrite_weights, trainer.extrapolation,
+                          trainer.n_threads)
 
     @property
     def n_samples(self):

@@ -102,7 +102,7 @@ int main(int argc, char** argv) {
   nnbcd::Hyperparameters<double> h;
   h.tau = 1;
   h.tau_growth = 1.05;
-  h.weight_decay = 0.01;
+  h.weight_decay = {0.01};
 
   nnbcd::Mlp<double> reference = network();
   std::vector<double> reference_objective;

@@ -38,7 +38,7 @@ class Bcd {
   Bcd(Mlp<T>& net, ConstMatrixMap<T> X, ConstMatrixMap<T> Y, const Hyperparameters<T>& h,
       int n_threads = 0)
       : net_(net), h_(h), n_threads_(n_threads), last_good_(net), previous_(net) {
-    h_.validate();
+    h_.validate(net.n_layers());
     ThreadScope scope(n_threads_);
     FlushDenormals flush;
     local_ = std::make_unique<ShardSamples<T>>(net, X, Y);
@@ -55,7 +55,7 @@ class Bcd {
         last_good_(net),
         samples_(&samples),
         previous_(net) {
-    h_.validate();
+    h_.validate(net.n_layers());
     ThreadScope scope(n_threads_);
     FlushDenormals flush;
     start();
@@ -79,7 +79,7 @@ class Bcd {
     Hyperparameters<T> h = h_;
     h.tau = tau;
     h.tau_max = std::max(h.tau_max, tau);
-    h.validate();
+    h.validate(net_.n_layers());
     h_ = h;
     tau_floor_ = tau;
   }
@@ -137,7 +137,7 @@ class Bcd {
     if (iteration < 0) throw std::invalid_argument("nnbcd: iteration must be >= 0");
     Hyperparameters<T> h = h_;
     h.tau = scheduled_tau;
-    h.validate();
+    h.validate(net_.n_layers());
     h_ = h;
     iteration_ = iteration;
     previous_ = net_;
@@ -221,7 +221,7 @@ class Bcd {
     o.loss = 0.5 * sums.loss;
     for (Index i = 0; i < n_layers(); ++i) {
       const Layer<T>& l = net_.layer(i);
-      o.weight_decay += 0.5 * double(h_.weight_decay) * squared_norm(l.W);
+      o.weight_decay += 0.5 * double(h_.decay(i)) * squared_norm(l.W);
       if (l.compressed()) o.compression_gap += 0.5 * squared_norm(l.W - l.G);
     }
     o.compression = double(tau()) * o.compression_gap;
@@ -389,7 +389,7 @@ class Bcd {
     Layer<T>& l = net_.layer(i);
     const bool coupled = l.compressed() && tau > T(0);
     const WeightSums<T> totals = sums.totals();  // what the bias needs: the rest is consumed
-    update_weights<T>(std::move(sums), l.W, h_.rho, h_.alpha, h_.weight_decay,
+    update_weights<T>(std::move(sums), l.W, h_.rho, h_.alpha, h_.decay(i),
                       coupled ? tau : T(0), coupled ? &l.G : nullptr);
     if (h_.train_bias) update_bias<T>(totals, l.W, l.b, h_.rho, h_.alpha);
     samples_->parameters_changed(i);

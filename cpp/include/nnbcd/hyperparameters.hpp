@@ -5,6 +5,7 @@
 #include <limits>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 #include "types.hpp"
 
@@ -23,7 +24,8 @@ struct Hyperparameters {
   // it where every layer's is below target_gap / 2, else kept (between the tau the run started
   // from and tau_max).
   T target_gap = 0;
-  T weight_decay = 0;  // lambda/2 ||W_i||^2
+  // lambda_i/2 ||W_i||^2: none (empty), one lambda for every layer, or one per layer.
+  std::vector<T> weight_decay;
   Index dense_iterations = 0;  // warm start: tau acts (and grows) only after this many sweeps
   bool train_bias = true;
   // After each sweep also set W_i <- G_i (projected BCD on W itself, as the authors' notebooks
@@ -35,7 +37,18 @@ struct Hyperparameters {
   // the step, else stay): Phi stays monotone at fixed tau.
   bool extrapolation = false;
 
-  void validate() const {
+  // lambda_i, layer i's weight decay.
+  T decay(Index i) const {
+    if (weight_decay.empty()) return T(0);
+    return weight_decay.size() == 1 ? weight_decay.front() : weight_decay.at(std::size_t(i));
+  }
+
+  // Checks every value, and that weight_decay has none, one or n_layers entries.
+  void validate(Index n_layers) const {
+    if (weight_decay.size() > 1 && Index(weight_decay.size()) != n_layers)
+      throw std::invalid_argument("nnbcd: weight_decay must have one value or one per layer (" +
+                                  std::to_string(n_layers) + "), got " +
+                                  std::to_string(weight_decay.size()));
     auto positive = [](T v, const char* name) {
       if (!(v > T(0)))
         throw std::invalid_argument(std::string("nnbcd: ") + name + " must be > 0");
@@ -51,7 +64,7 @@ struct Hyperparameters {
     positive(tau_growth, "tau_growth");
     if (!(tau_max >= tau)) throw std::invalid_argument("nnbcd: tau_max must be >= tau");
     non_negative(target_gap, "target_gap");
-    non_negative(weight_decay, "weight_decay");
+    for (T lambda : weight_decay) non_negative(lambda, "weight_decay");
     if (dense_iterations < 0) throw std::invalid_argument("nnbcd: dense_iterations must be >= 0");
   }
 };
