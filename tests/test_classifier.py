@@ -81,7 +81,7 @@ def test_standardising_makes_the_fit_invariant_to_each_features_units(small_prob
     "compression, init, init_scale, weight_decay, penalty, extrapolation, tau, tau_growth, "
     "tau_max, target_gap", [
         (None, "kaiming_normal", 1.0, 0.003, 1.0, False, 5.0, 1.0, 1e5, 0.0),
-        ("prune", "normal", 0.01, 0.003, 5.0, True, 200.0, 1.0, 1e5, 0.0),
+        ("prune", "normal", 0.01, 0.0003, 5.0, True, 200.0, 1.0, 1e5, 0.0),
         ("tt", "normal", 0.01, 0.0003, 5.0, True, 0.1, 1.2, 1e5, 0.05)])
 def test_auto_settings_follow_the_compression(small_problem, compression, init, init_scale,
                                               weight_decay, penalty, extrapolation, tau,

@@ -64,8 +64,8 @@ _PARAMETERS_DOC = string.Template("""
         L2 penalty per training sample: the objective's λ/2 Σ||W_i||² has
         λ = weight_decay × n_samples, so the same value suits small and large data sets
         (as scikit-learn's ``MLPClassifier(alpha=...)``). Without it BCD fits the training set
-        almost perfectly and generalises worse. "auto": 0.003 for dense and pruned networks,
-        0.0003 for tensor-train ones (``nnbcd.recipes``).
+        almost perfectly and generalises worse. "auto": 0.003 for dense networks, 0.0003 for
+        compressed (pruned and tensor-train) ones (``nnbcd.recipes``).
     init : {"kaiming_normal", "kaiming_uniform", "xavier_normal", "xavier_uniform", "normal"} \
 or "auto", default="auto"
         How the initial weights are drawn (see ``nnbcd.MLP``). "auto": kaiming-normal for dense

@@ -209,8 +209,8 @@ def _add_train(commands):
                           "networks, off for dense ones)")
     training.add_argument("--weight-decay", type=_NON_NEGATIVE_REAL, metavar="L",
                           help="L2 penalty per training sample (default: "
-                          f"{recipe('tt').weight_decay} for tensor trains, "
-                          f"{recipe(None).weight_decay} otherwise; see nnbcd.recipes)")
+                          f"{recipe('tt').weight_decay} for compressed networks, "
+                          f"{recipe(None).weight_decay} for dense ones; see nnbcd.recipes)")
     training.add_argument("--init", choices=INITS,
                           help="how the initial weights are drawn (default: "
                           f"{recipe('tt').init} for compressed networks, {recipe(None).init} "
