@@ -12,9 +12,9 @@ Keys: ``net`` (``tt8``: 64-256-256-10, both hidden layers TT rank 8, CR 0.064; `
 ``nnbcd.MLP``), ``preactivation_rms`` (rescale each layer's initial W so that its
 pre-activations on the training set have this RMS, layer by layer), ``input_scale`` (multiplies
 the inputs), ``standardised`` (default true; false: the pixels / 16), ``centred`` (default
-false: subtract the training mean after the rest), ``weight_decay`` (per
-sample, as the estimators take it, or a list of one per layer; default 0.003), ``iterations`` (200), ``seed`` (0); any
-other key goes to ``nnbcd.BCD``.
+false: subtract the training mean after the rest), ``weight_decay`` (per sample, as the
+estimators take it, or a list of one per layer; default 0.003), ``iterations`` (200), ``seed``
+(0); any other key goes to ``nnbcd.BCD``.
 """
 
 import argparse
