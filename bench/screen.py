@@ -33,7 +33,8 @@ def main(argv=None):
     if "weight_decay_per_sample" in overrides:
         overrides["weight_decay"] = overrides.pop("weight_decay_per_sample") * len(X)
     if "weight_decay_layers" in overrides:
-        lam = overrides.get("weight_decay", recipe(problem.kind).weight_decay * len(X))
+        lam = overrides.get("weight_decay",
+                            recipe(problem.kind).bcd_settings(len(X))["weight_decay"])
         overrides["weight_decay"] = [lam * f for f in overrides.pop("weight_decay_layers")]
     init = dict(init_scale=overrides.pop("init_scale", None),
                 init=overrides.pop("init", None))
