@@ -68,9 +68,8 @@ TensorTrain<T> tt_from_numpy(const std::vector<CArray<T>>& cores) {
 template <class T>
 Hyperparameters<T> hyperparameters(T gamma, T rho, T alpha, T tau, T tau_growth, T tau_max,
                                    T target_gap, std::vector<T> weight_decay,
-                                   Index dense_iterations,
-                                   bool train_bias, bool overwrite_weights,
-                                   bool extrapolation) {
+                                   Index dense_iterations, bool train_bias,
+                                   bool overwrite_weights, bool extrapolation) {
   Hyperparameters<T> h;
   h.gamma = gamma;
   h.rho = rho;
@@ -293,8 +292,7 @@ void bind_scalar(py::module_& m, const std::string& s) {
              const Hyperparameters<T> h =
                  hyperparameters(gamma, rho, alpha, tau, tau_growth, tau_max, target_gap,
                                  std::move(weight_decay), dense_iterations, train_bias,
-                                 overwrite_weights,
-                                 extrapolation);
+                                 overwrite_weights, extrapolation);
              py::gil_scoped_release release;
              state->bcd = std::make_unique<Bcd<T>>(net, held, h, n_threads);
              return state;
@@ -314,8 +312,7 @@ void bind_scalar(py::module_& m, const std::string& s) {
              const Hyperparameters<T> h =
                  hyperparameters(gamma, rho, alpha, tau, tau_growth, tau_max, target_gap,
                                  std::move(weight_decay), dense_iterations, train_bias,
-                                 overwrite_weights,
-                                 extrapolation);
+                                 overwrite_weights, extrapolation);
              const auto x = columns(state->X, "X");
              const auto y = columns(state->Y, "Y");
              py::gil_scoped_release release;
