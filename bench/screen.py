@@ -8,7 +8,9 @@ initial scale over the defaults.
 The JSON object takes ``nnbcd.BCD`` arguments, plus ``init`` and ``init_scale`` (the network's,
 instead of the recipe's), ``weight_decay_per_sample`` (λ / n, instead of ``weight_decay``) and
 ``weight_decay_layers`` (one factor per layer on the weight decay: ``[0, 0, 0, 1]`` keeps it on
-the fourth layer only). 1 thread.
+the fourth layer only). ``weight_decay_from`` {"iteration": K} or {"train_accuracy": A} starts
+the run without weight decay and sets it (the recipe's, or the one given) after iteration K, or
+once the deployed network's training accuracy (measured every 5 iterations) reaches A. 1 thread.
 """
 
 import json
@@ -36,6 +38,11 @@ def main(argv=None):
         lam = overrides.get("weight_decay",
                             recipe(problem.kind).bcd_settings(len(X))["weight_decay"])
         overrides["weight_decay"] = [lam * f for f in overrides.pop("weight_decay_layers")]
+    switch = overrides.pop("weight_decay_from", None)
+    if switch is not None:
+        later = overrides.get("weight_decay",
+                              recipe(problem.kind).bcd_settings(len(X))["weight_decay"])
+        overrides["weight_decay"] = 0.0
     init = dict(init_scale=overrides.pop("init_scale", None),
                 init=overrides.pop("init", None))
     state = suite.start(problem, X, y, seed=0, threads=1, overrides=overrides, **init)
@@ -48,8 +55,18 @@ def main(argv=None):
                 f"{np.array2string(powers, precision=3)}, weight decay / s_i "
                 f"{np.array2string(np.asarray(state.trainer.weight_decay) / powers, precision=3)}, ")
 
+    def iteration(k, state):
+        state.step()
+        if switch is not None and not np.any(state.weight_decay):
+            due = (k >= switch["iteration"] if "iteration" in switch else
+                   k % 5 == 0 and state.train_accuracy() >= switch["train_accuracy"])
+            if due:
+                state.weight_decay = later
+                print(f"weight decay {later} from iteration {k + 1}", flush=True)
+        return state
+
     suite.screen(state, iterations, eval_every, np.asarray(X_test, np.float32), y_test, 1,
-                 lambda k, state: (state.step(), state)[1], describe)
+                 iteration, describe)
     return 0
 
 

@@ -60,6 +60,12 @@ def test_weight_decay_per_layer_must_match_the_network():
     with pytest.raises(ValueError, match=r"weight_decay must have one value or one per layer "
                                          r"\(2\), got 3"):
         nnbcd.BCD(weight_decay=[0.1, 0.2, 0.3]).start(model, X, y)
+    state = nnbcd.BCD(weight_decay=0.1).start(model, X, y)
+    with pytest.raises(ValueError, match=r"\(2\), got 3"):
+        state.weight_decay = [0.1, 0.2, 0.3]
+    with pytest.raises(ValueError, match=r"weight_decay\[1\] must be finite"):
+        state.weight_decay = [0.1, np.nan]
+    assert state.weight_decay == pytest.approx([0.1])  # a refused value changes nothing
 
 
 def test_unknown_option_name():

@@ -106,6 +106,25 @@ def test_phi_never_rises_at_a_fixed_tau(kind):
     assert phi[-1] < 0.5 * phi[0]
 
 
+def test_phi_never_rises_after_the_weight_decay_is_lowered():
+    # The safeguard compares with Φ where the sweep started: after λ changes, that is Φ at the
+    # new λ (a reference kept from the old, larger λ would let a rising move through).
+    X, y = _problem()
+    state = nnbcd.BCD(tau=2.0, tau_growth=1.0, weight_decay=[0.0, 2.0, 5.0], extrapolation=True,
+                      n_threads=1).start(NETWORKS["tt"](), X, y)
+    for _ in range(10):
+        state.step()
+    state.weight_decay = 0.001
+    phi = [state.objective()["total"]]
+    for _ in range(30):
+        state.step()
+        phi.append(state.objective()["total"])
+    rises = np.diff(phi) / np.abs(phi[:-1])
+    assert rises.max() <= 1e-12, f"Φ rose by {rises.max():.3g} (relative)"
+    squared = sum(float(np.sum(W ** 2)) for W in state.model.weights)
+    assert state.objective()["weight_decay"] == pytest.approx(0.5 * 0.001 * squared)
+
+
 def test_the_safeguard_refuses_a_move_that_raises_phi():
     # A pruned layer whose support moves, projected BCD (W <- G): projecting the moved W can
     # cost more than the move gains, and the safeguard must then take half the step, or keep

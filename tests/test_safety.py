@@ -167,6 +167,29 @@ def test_per_layer_weight_decay_resumes_identically(tmp_path):
     _assert_identical(_parameters(reference), _parameters(resumed_model))
 
 
+def _weight_decay_from_iteration_2(state, history):
+    if state.iteration == 2:
+        state.weight_decay = [0.0, 0.5, 2.0]
+
+
+def test_weight_decay_set_during_the_run_resumes_identically(tmp_path):
+    X, y = _problem()
+    trainer = nnbcd.BCD(extrapolation=True)
+    reference = _network()
+    expected = trainer.fit(reference, X, y, 6, callbacks=[_weight_decay_from_iteration_2])
+    path = tmp_path / "run.ckpt"
+    with pytest.warns(RuntimeWarning, match="interrupted after iteration 3"):
+        trainer.fit(_network(), X, y, 6, checkpoint=path, checkpoint_every=3,
+                    callbacks=[_weight_decay_from_iteration_2, _Interrupt(3)])
+    resumed_model = _network()
+    resumed = trainer.fit(resumed_model, X, y, 6, checkpoint=path)  # λ comes from the file
+    assert resumed.objective == expected.objective
+    _assert_identical(_parameters(reference), _parameters(resumed_model))
+    without = _network()
+    trainer.fit(without, X, y, 6)
+    assert not np.array_equal(without.weights[2], reference.weights[2])
+
+
 def test_convnet_resumes_identically(tmp_path):
     rng = np.random.default_rng(0)
     X = rng.standard_normal((60, 8, 8, 1))

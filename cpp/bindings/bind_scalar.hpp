@@ -334,6 +334,16 @@ void bind_scalar(py::module_& m, const std::string& s) {
             std::lock_guard<std::mutex> lock(s.mutex);
             s.bcd->set_tau(tau);
           })
+      .def_property(
+          "weight_decay",
+          [](TrainingState<T>& s) {
+            std::lock_guard<std::mutex> lock(s.mutex);
+            return s.bcd->hyperparameters().weight_decay;
+          },
+          [](TrainingState<T>& s, std::vector<T> weight_decay) {
+            std::lock_guard<std::mutex> lock(s.mutex);
+            s.bcd->set_weight_decay(std::move(weight_decay));
+          })
       .def_property_readonly("scheduled_tau",
                              [](TrainingState<T>& s) {
                                std::lock_guard<std::mutex> lock(s.mutex);

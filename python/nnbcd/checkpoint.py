@@ -51,7 +51,8 @@ def save_checkpoint(state, history, path):
     meta = _metadata(model)
     meta["checkpoint"] = {
         "format": FORMAT, "version": VERSION, "iteration": state.iteration,
-        "scheduled_tau": float(state.scheduled_tau), "trainer": state.trainer.settings(),
+        "scheduled_tau": float(state.scheduled_tau), "weight_decay": state.weight_decay,
+        "trainer": state.trainer.settings(),
         "data_sha256": state.fingerprint(), "history": dataclasses.asdict(history)}
     tensors = _tensors(model)
     for i, spec in enumerate(model.compression):
@@ -105,6 +106,8 @@ def restore_checkpoint(state, path):
         if unexpected:
             raise ModelFileError(f"unexpected tensors {unexpected}")
         state.restore(saved["iteration"], saved["scheduled_tau"], *lifted, extrapolation=kept)
+        # the λ_i in use when it was saved (the trainer's unless set during the run)
+        state.weight_decay = saved.get("weight_decay", state.weight_decay)
         history = History(**saved["history"])
     except ModelFileError as e:
         raise ModelFileError(f"{source}: {e}") from None

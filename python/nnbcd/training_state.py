@@ -66,6 +66,17 @@ class TrainingState:
         self._state.tau = v.check_non_negative("tau", value)
 
     @property
+    def weight_decay(self):
+        """The λ_i the next step uses: one value for every layer, or one per layer (empty: none).
+        Setting it (a float, or one value per layer) changes them from the next step on, as the
+        ``tau`` setter does; Φ changes with them."""
+        return list(self._state.weight_decay)
+
+    @weight_decay.setter
+    def weight_decay(self, value):
+        self._state.weight_decay = np.atleast_1d(v.check_weight_decay(value))
+
+    @property
     def scheduled_tau(self):
         """The τ of the schedule (what ``tau`` becomes once a dense warm start is over)."""
         return self._state.scheduled_tau

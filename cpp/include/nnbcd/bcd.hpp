@@ -84,6 +84,16 @@ class Bcd {
     tau_floor_ = tau;
   }
 
+  // lambda_i from the next step on: none (empty), one for every layer, or one per layer. Phi
+  // changes with it, so the extrapolation's reference point is evaluated afresh.
+  void set_weight_decay(std::vector<T> weight_decay) {
+    Hyperparameters<T> h = h_;
+    h.weight_decay = std::move(weight_decay);
+    h.validate(net_.n_layers());
+    h_ = h;
+    reference_.reset();
+  }
+
   // The tau of the schedule: what tau() returns once the dense warm start is over.
   T scheduled_tau() const { return h_.tau; }
 
