@@ -20,11 +20,13 @@ and on MNIST (``bench/suite.py``):
   is 0.7 points lower at 200 (0.969 against 0.976, 3 seeds). It slows the paper's CNN early
   (0.836 at iteration 25 against 0.929, ``bench/results/tt_ramp.md``; from N(0, 0.01²) 0.904
   at 50 against 0.947) and still costs it at
-  1200 s: 0.9673 with it from N(0, 0.01²) (0.9648 from kaiming × 0.01, 0.9684 without it;
-  ``bench/results/weight_decay_scale.md``), where without it the new start is level at 0.973
-  from iteration 150. Even a seventh of it costs the CNN 2 points at 50, while the TT MLP from
+  1200 s: 0.9673 with it from N(0, 0.01²) (0.9648 from kaiming × 0.01;
+  ``bench/results/weight_decay_scale.md``), 0.9739 without it, above Adam's 0.970 (rank 220:
+  0.9661 with it, 0.9745 without, Adam 0.973; ``bench/results/weight_decay_switch.md``). Even a seventh of it costs the CNN 2 points at 50, while the TT MLP from
   N(0, 0.01²) without it falls 7-8 points behind and digits to 0.856: no per-sample or
-  per-compression-ratio size suits all three (``bench/results/init_scale.md``).
+  per-compression-ratio size suits all three (``bench/results/init_scale.md``), and no switch
+  on the fit either: without it the others underfit, not overfit
+  (``bench/results/weight_decay_switch.md``).
 - Dense networks take the weight decay that stops a dense fit from memorising (0.003 per
   sample) and start at kaiming's scale.
 - Pruned networks start from N(0, 0.01²) too since session 22: LeNet-300-100 pruned to 90 %
