@@ -92,17 +92,23 @@ NETWORKS = {
 }
 
 
+def _monotone_objective(state, steps):
+    """Φ before and after each of ``steps`` steps, asserted never to rise."""
+    phi = [state.objective()["total"]]
+    for _ in range(steps):
+        state.step()
+        phi.append(state.objective()["total"])
+    rises = np.diff(phi) / np.abs(phi[:-1])
+    assert rises.max() <= 1e-12, f"Φ rose by {rises.max():.3g} (relative)"
+    return phi
+
+
 @pytest.mark.parametrize("kind", sorted(NETWORKS))
 def test_phi_never_rises_at_a_fixed_tau(kind):
     X, y = _problem()
     state = nnbcd.BCD(tau=2.0, tau_growth=1.0, weight_decay=0.01, extrapolation=True,
                       n_threads=1).start(NETWORKS[kind](), X, y)
-    phi = [state.objective()["total"]]
-    for _ in range(40):
-        state.step()
-        phi.append(state.objective()["total"])
-    rises = np.diff(phi) / np.abs(phi[:-1])
-    assert rises.max() <= 1e-12, f"Φ rose by {rises.max():.3g} (relative)"
+    phi = _monotone_objective(state, 40)
     assert phi[-1] < 0.5 * phi[0]
 
 
@@ -115,12 +121,7 @@ def test_phi_never_rises_after_the_weight_decay_is_lowered():
     for _ in range(10):
         state.step()
     state.weight_decay = 0.001
-    phi = [state.objective()["total"]]
-    for _ in range(30):
-        state.step()
-        phi.append(state.objective()["total"])
-    rises = np.diff(phi) / np.abs(phi[:-1])
-    assert rises.max() <= 1e-12, f"Φ rose by {rises.max():.3g} (relative)"
+    _monotone_objective(state, 30)
     squared = sum(float(np.sum(W ** 2)) for W in state.model.weights)
     assert state.objective()["weight_decay"] == pytest.approx(0.5 * 0.001 * squared)
 
