@@ -34,14 +34,11 @@ def main(argv=None):
     X, y, X_test, y_test = suite.load(problem.data, suite.DEFAULT_MNIST)
     if "weight_decay_per_sample" in overrides:
         overrides["weight_decay"] = overrides.pop("weight_decay_per_sample") * len(X)
+    lam = overrides.get("weight_decay", recipe(problem.kind).bcd_settings(len(X))["weight_decay"])
     if "weight_decay_layers" in overrides:
-        lam = overrides.get("weight_decay",
-                            recipe(problem.kind).bcd_settings(len(X))["weight_decay"])
-        overrides["weight_decay"] = [lam * f for f in overrides.pop("weight_decay_layers")]
+        lam = overrides["weight_decay"] = [lam * f for f in overrides.pop("weight_decay_layers")]
     switch = overrides.pop("weight_decay_from", None)
     if switch is not None:
-        later = overrides.get("weight_decay",
-                              recipe(problem.kind).bcd_settings(len(X))["weight_decay"])
         overrides["weight_decay"] = 0.0
     init = dict(init_scale=overrides.pop("init_scale", None),
                 init=overrides.pop("init", None))
@@ -53,7 +50,7 @@ def main(argv=None):
         powers = suite.input_powers(state, X, layers)
         return (f"restarts {state.restarts}, tau {state.tau:.3g}, input power s_i "
                 f"{np.array2string(powers, precision=3)}, weight decay / s_i "
-                f"{np.array2string(np.asarray(state.trainer.weight_decay) / powers, precision=3)}, ")
+                f"{np.array2string(np.asarray(state.weight_decay) / powers, precision=3)}, ")
 
     def iteration(k, state):
         state.step()
@@ -61,8 +58,8 @@ def main(argv=None):
             due = (k >= switch["iteration"] if "iteration" in switch else
                    k % 5 == 0 and state.train_accuracy() >= switch["train_accuracy"])
             if due:
-                state.weight_decay = later
-                print(f"weight decay {later} from iteration {k + 1}", flush=True)
+                state.weight_decay = lam
+                print(f"weight decay {lam} from iteration {k + 1}", flush=True)
         return state
 
     suite.screen(state, iterations, eval_every, np.asarray(X_test, np.float32), y_test, 1,

@@ -22,8 +22,9 @@ and on MNIST (``bench/suite.py``):
   at 50 against 0.947) and still costs it at
   1200 s: 0.9673 with it from N(0, 0.01²) (0.9648 from kaiming × 0.01;
   ``bench/results/weight_decay_scale.md``), 0.9739 without it, above Adam's 0.970 (rank 220:
-  0.9661 with it, 0.9745 without, Adam 0.973; ``bench/results/weight_decay_switch.md``). Even a seventh of it costs the CNN 2 points at 50, while the TT MLP from
-  N(0, 0.01²) without it falls 7-8 points behind and digits to 0.856: no per-sample or
+  0.9661 with it, 0.9745 without, Adam 0.973; ``bench/results/weight_decay_switch.md``).
+  Even a seventh of it costs the CNN 2 points at 50, while the TT MLP from N(0, 0.01²)
+  without it falls 7-8 points behind and digits to 0.856: no per-sample or
   per-compression-ratio size suits all three (``bench/results/init_scale.md``), and no switch
   on the fit either: without it the others underfit, not overfit
   (``bench/results/weight_decay_switch.md``).

@@ -67,7 +67,7 @@ class TrainingState:
 
     @property
     def weight_decay(self):
-        """The λ_i the next step uses: one value for every layer, or one per layer (empty: none).
+        """The λ_i the next step uses: one value for every layer, or one per layer.
         Setting it (a float, or one value per layer) changes them from the next step on, as the
         ``tau`` setter does; Φ changes with them."""
         return list(self._state.weight_decay)
