@@ -16,6 +16,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
 from . import _validation as v
+from . import weight_decay_trial
 from .bcd import BCD
 from .compression import Pruned, TensorTrain
 from .mlp import MLP, check_init
@@ -66,6 +67,14 @@ _PARAMETERS_DOC = string.Template("""
         (as scikit-learn's ``MLPClassifier(alpha=...)``). Without it BCD fits the training set
         almost perfectly and generalises worse. "auto": 0.003 for dense networks, 0.0003 for
         compressed (pruned and tensor-train) ones (``nnbcd.recipes``).
+    weight_decay_trial : int >= 0 or "auto", default="auto"
+        > 0: the first this many iterations train twice, with ``weight_decay`` and without,
+        and the fit goes on with the one whose deployed network fits the training data better
+        (see ``nnbcd.BCD``); ``weight_decay_`` says which. 0: no trial. "auto": 100 for
+        tensor-train networks fitted for more than 100 iterations (the paper's CNN trains
+        better without weight decay, the TT MLP and digits' TT networks with it), 0
+        otherwise (``nnbcd.recipes``). A warm start continues with ``weight_decay_`` and no
+        trial.
     init : {"kaiming_normal", "kaiming_uniform", "xavier_normal", "xavier_uniform", "normal"} \
 or "auto", default="auto"
         How the initial weights are drawn (see ``nnbcd.MLP``). "auto": kaiming-normal for dense
@@ -141,6 +150,9 @@ COMMON_ATTRIBUTES_DOC = """
         call, also with ``warm_start``).
     tau_ : float
         The τ the next iteration would use: where a warm start continues the schedule.
+    weight_decay_ : float
+        The weight decay per sample the fitted network was trained with at the end: 0 where a
+        weight-decay trial dropped it, else ``weight_decay``'s. A warm start continues with it.
     validation_scores_ : list of float or None
         The validation score after each iteration with ``early_stopping``, else None.
     best_validation_score_ : float or None
@@ -194,7 +206,7 @@ class NNBCDEstimator(BaseEstimator):
     def __init__(self, hidden_layer_sizes=(256,), *, gamma="auto", rho="auto", alpha=1.0,
                  tau="auto", tau_growth="auto", tau_max="auto", target_gap="auto",
                  overwrite_weights=False, extrapolation="auto",
-                 weight_decay="auto", init="auto", init_scale="auto", max_iter=200,
+                 weight_decay="auto", weight_decay_trial="auto", init="auto", init_scale="auto", max_iter=200,
                  compression=None, sparsity=0.9, tt_rank=8, early_stopping=False,
                  validation_fraction=0.1, n_iter_no_change=10, tol=1e-4, warm_start=False,
                  random_state=None, n_threads=0, dtype="float32", standardize=True,
@@ -210,6 +222,7 @@ class NNBCDEstimator(BaseEstimator):
         self.overwrite_weights = overwrite_weights
         self.extrapolation = extrapolation
         self.weight_decay = weight_decay
+        self.weight_decay_trial = weight_decay_trial
         self.init = init
         self.init_scale = init_scale
         self.max_iter = max_iter
@@ -289,6 +302,11 @@ class NNBCDEstimator(BaseEstimator):
         )
         s.tau_max = (chosen.tau_cap(s.tau) if _is_auto(self.tau_max)
                      else v.check_non_negative("tau_max", self.tau_max))
+        # "auto": a trial only where the fit outlasts it (one cut short keeps the weight decay)
+        s.weight_decay_trial = (
+            (chosen.weight_decay_trial if s.max_iter > chosen.weight_decay_trial else 0)
+            if _is_auto(self.weight_decay_trial)
+            else v.check_int("weight_decay_trial", self.weight_decay_trial, 0))
         # The schedule's own checks (gamma > 0, tau_max >= tau, ...), with BCD's messages.
         BCD(gamma=s.gamma, rho=s.rho, alpha=self.alpha, tau=s.tau,
             tau_growth=s.tau_growth, tau_max=s.tau_max)
@@ -357,6 +375,9 @@ class NNBCDEstimator(BaseEstimator):
         if warm:
             self._check_same_network(sizes, specs, s.dtype)
             model, tau = self.model_, min(self.tau_, s.tau_max)
+            if _is_auto(self.weight_decay):  # the previous fit's trial has chosen
+                s.weight_decay = self.weight_decay_
+            s.weight_decay_trial = 0
         else:
             model = MLP(sizes, compression=specs, init=s.init, init_scale=s.init_scale,
                         seed=seed, dtype=s.dtype)
@@ -364,6 +385,7 @@ class NNBCDEstimator(BaseEstimator):
         trainer = BCD(gamma=s.gamma, rho=s.rho, alpha=self.alpha, tau=tau,
                       tau_growth=s.tau_growth, tau_max=s.tau_max, target_gap=s.target_gap,
                       n_threads=s.n_threads, weight_decay=s.weight_decay * X.shape[0],
+                      weight_decay_trial=s.weight_decay_trial,
                       overwrite_weights=s.overwrite_weights, extrapolation=s.extrapolation)
 
         run = _Run(self, s, X_val, T_val, tau)
@@ -372,6 +394,7 @@ class NNBCDEstimator(BaseEstimator):
         self.history_ = history
         self.n_iter_ = len(history)
         self.tau_ = run.tau
+        self.weight_decay_ = 0.0 if _trial_dropped_weight_decay(model) else s.weight_decay
         self.validation_scores_ = run.scores if s.early_stopping else None
         self.best_validation_score_ = run.best_score if s.early_stopping else None
         return self
@@ -385,6 +408,14 @@ class NNBCDEstimator(BaseEstimator):
         check_is_fitted(self, "model_")
         X = validate_data(self, X, reset=False, dtype=self.model_.dtype, order="C")
         return self.model_.decision_function(self._standardised(X), self.n_threads)
+
+
+def _trial_dropped_weight_decay(model):
+    """Whether ``model`` (trained, perhaps put back to an earlier iteration by early stopping)
+    is the run a weight-decay trial kept without its weight decay."""
+    result = model.training_.get("weight_decay_trial_result")
+    return (result is not None and result["kept"] == weight_decay_trial.WITHOUT
+            and model.training_["iterations"] >= result["iteration"])
 
 
 class _Run:

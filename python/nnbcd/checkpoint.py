@@ -5,8 +5,10 @@ deployed network as in a model file, plus the training weights W_i of compressed
 lifted variables U_i and V_i, and under the metadata key "checkpoint" the iteration, the τ of
 the schedule, the trainer's settings, a SHA-256 of the training data and the history so far.
 A run with ``extrapolation`` also stores the point its last sweep ended at ("extrapolation.*"
-tensors) and Nesterov's t. Resuming with the same data, settings and thread count gives
-bit-identical results (a Dask run's extrapolation restarts its t instead).
+tensors) and Nesterov's t. During a weight-decay trial the rival run is stored the same way,
+its tensors' names prefixed "trial." and its record under "checkpoint" → "trial". Resuming with
+the same data, settings and thread count gives bit-identical results (a Dask run's
+extrapolation restarts its t instead).
 """
 
 import dataclasses
@@ -21,6 +23,7 @@ from .model_file import (ModelFileError, _metadata, _restore_layer, _tensor, _te
 
 FORMAT = "nnbcd.checkpoint"
 VERSION = 1
+TRIAL = "trial."  # the prefix of the tensors of a weight-decay trial's rival
 # Metadata that may differ between the network being trained and the one checkpointed (the
 # initialisation does not matter: the checkpoint's parameters replace it).
 _NOT_ARCHITECTURE = ("training", "library_version", "checkpoint", "crc32", "init", "init_scale",
@@ -47,13 +50,24 @@ def parts_fingerprint(X_parts, Y_parts):
 def save_checkpoint(state, history, path):
     """Write the state of a training run (a ``TrainingState``) and its ``History`` to ``path``,
     atomically: an interrupted write leaves the previous checkpoint intact."""
-    model = state.model
-    meta = _metadata(model)
+    meta = _metadata(state.model)
+    run, tensors = _run(state)
     meta["checkpoint"] = {
-        "format": FORMAT, "version": VERSION, "iteration": state.iteration,
-        "scheduled_tau": float(state.scheduled_tau), "weight_decay": state.weight_decay,
-        "trainer": state.trainer.settings(),
+        "format": FORMAT, "version": VERSION, **run, "trainer": state.trainer.settings(),
         "data_sha256": state.fingerprint(), "history": dataclasses.asdict(history)}
+    if state.rival is not None:
+        run, rival_tensors = _run(state.rival)
+        meta["checkpoint"]["trial"] = run
+        tensors.update({TRIAL + name: tensor for name, tensor in rival_tensors.items()})
+    write_atomic(encode(meta, tensors), path)
+
+
+def _run(state):
+    """What continues the run ``state``: its record (iteration, τ, λ_i, the extrapolation's t)
+    and its tensors (the network, its training W, the lifted and the extrapolation's)."""
+    model = state.model
+    run = {"iteration": state.iteration, "scheduled_tau": float(state.scheduled_tau),
+           "weight_decay": state.weight_decay}
     tensors = _tensors(model)
     for i, spec in enumerate(model.compression):
         if spec is not None:
@@ -65,14 +79,14 @@ def save_checkpoint(state, history, path):
     kept = state.extrapolation_state() if state.trainer.extrapolation else None
     if kept is not None:
         t, restarts, W, b, U, V = kept
-        meta["checkpoint"]["extrapolation"] = {"t": int(t), "restarts": int(restarts)}
+        run["extrapolation"] = {"t": int(t), "restarts": int(restarts)}
         for i in range(model.n_layers):
             tensors[f"extrapolation.{i}.weight"] = np.ascontiguousarray(W[i])
             tensors[f"extrapolation.{i}.bias"] = np.ascontiguousarray(b[i])
         for i, (u, v) in enumerate(zip(U, V)):
             tensors[f"extrapolation.{i}.U"] = np.ascontiguousarray(u.T)
             tensors[f"extrapolation.{i}.V"] = np.ascontiguousarray(v.T)
-    write_atomic(encode(meta, tensors), path)
+    return run, tensors
 
 
 def restore_checkpoint(state, path):
@@ -89,25 +103,25 @@ def restore_checkpoint(state, path):
                              f"supported (this nnbcd reads version {VERSION})")
     model = state.model
     _check_same("network", _architecture(meta), _architecture(_metadata(model)), source)
-    # checkpoints from before extrapolation and target_gap existed ran without them
-    trainer = {"extrapolation": False, "target_gap": 0.0, **(saved.get("trainer") or {})}
+    # checkpoints from before these settings existed ran without them
+    trainer = {"extrapolation": False, "target_gap": 0.0, "weight_decay_trial": 0,
+               **(saved.get("trainer") or {})}
     _check_same("trainer settings", trainer, state.trainer.settings(), source)
     if saved.get("data_sha256") != state.fingerprint():
         raise ValueError(f"checkpoint {source} was written for different training data (X, y); "
                          "resume with the data it was trained on, or start a new checkpoint")
+    rival = {name[len(TRIAL):]: tensor for name, tensor in tensors.items()
+             if name.startswith(TRIAL)}
     try:
-        used = _restore_network(model, tensors)
-        n, dtype = state.n_samples, model.dtype
-        names = [[f"training.{i}.{kind}" for i in range(model.n_layers)] for kind in "UV"]
-        lifted = [[np.asarray(_tensor(tensors, name, (n, d), dtype)).T
-                   for name, d in zip(kind, model.sizes[1:])] for kind in names]
-        kept, kept_names = _kept_point(model, saved, tensors, n)
-        unexpected = sorted(set(tensors) - used - set(names[0]) - set(names[1]) - kept_names)
-        if unexpected:
-            raise ModelFileError(f"unexpected tensors {unexpected}")
-        state.restore(saved["iteration"], saved["scheduled_tau"], *lifted, extrapolation=kept)
-        # the λ_i in use when it was saved (the trainer's unless set during the run)
-        state.weight_decay = saved.get("weight_decay", state.weight_decay)
+        _restore_run(state, saved, {name: tensor for name, tensor in tensors.items()
+                                    if not name.startswith(TRIAL)})
+        if "trial" in saved:
+            if state.rival is None:
+                raise ModelFileError("it holds a weight-decay trial's rival, but this run has "
+                                     "no trial")
+            _restore_run(state.rival, saved["trial"], rival)
+        else:  # the trial was decided (or its rival dropped) before it was saved
+            state.rival = None
         history = History(**saved["history"])
     except ModelFileError as e:
         raise ModelFileError(f"{source}: {e}") from None
@@ -115,6 +129,23 @@ def restore_checkpoint(state, path):
         raise ModelFileError(f"{source}: inconsistent checkpoint ({e})") from None
     model.training_ = meta.get("training")
     return history
+
+
+def _restore_run(state, saved, tensors):
+    """Put the run that ``_run`` recorded as ``saved`` and ``tensors`` into ``state``."""
+    model = state.model
+    used = _restore_network(model, tensors)
+    n, dtype = state.n_samples, model.dtype
+    names = [[f"training.{i}.{kind}" for i in range(model.n_layers)] for kind in "UV"]
+    lifted = [[np.asarray(_tensor(tensors, name, (n, d), dtype)).T
+               for name, d in zip(kind, model.sizes[1:])] for kind in names]
+    kept, kept_names = _kept_point(model, saved, tensors, n)
+    unexpected = sorted(set(tensors) - used - set(names[0]) - set(names[1]) - kept_names)
+    if unexpected:
+        raise ModelFileError(f"unexpected tensors {unexpected}")
+    state.restore(saved["iteration"], saved["scheduled_tau"], *lifted, extrapolation=kept)
+    # the λ_i in use when it was saved (the trainer's unless set during the run)
+    state.weight_decay = saved.get("weight_decay", state.weight_decay)
 
 
 def _kept_point(model, saved, tensors, n):

@@ -211,6 +211,11 @@ def _add_train(commands):
                           help="L2 penalty per training sample (default: "
                           f"{recipe('tt').weight_decay} for compressed networks, "
                           f"{recipe(None).weight_decay} for dense ones; see nnbcd.recipes)")
+    training.add_argument("--weight-decay-trial", type=_NON_NEGATIVE, metavar="K",
+                          help="the first K iterations train with and without the weight decay "
+                          "and the better fit goes on (see nnbcd.BCD; default: "
+                          f"{recipe('tt').weight_decay_trial} for tensor trains trained longer "
+                          "than that, off on a Dask cluster and otherwise)")
     training.add_argument("--init", choices=INITS,
                           help="how the initial weights are drawn (default: "
                           f"{recipe('tt').init} for compressed networks, {recipe(None).init} "
@@ -374,7 +379,19 @@ def _trainer(args, n_samples):
                target_gap=_option(args.target_gap, chosen.target_gap),
                overwrite_weights=args.overwrite_weights,
                extrapolation=_option(args.extrapolation, chosen.extrapolation),
-               n_threads=args.threads, weight_decay=weight_decay * n_samples)
+               n_threads=args.threads, weight_decay=weight_decay * n_samples,
+               weight_decay_trial=_weight_decay_trial(args, chosen))
+
+
+def _weight_decay_trial(args, chosen):
+    """--weight-decay-trial, else the recipe's where the run outlasts it and runs in this
+    process (a trial needs both runs' lifted variables here)."""
+    if args.weight_decay_trial is not None:
+        return args.weight_decay_trial
+    on_cluster = args.scheduler is not None or args.workers is not None
+    if on_cluster or args.iterations <= chosen.weight_decay_trial:
+        return 0
+    return chosen.weight_decay_trial
 
 
 def _fit(args, trainer, model, data, centre):

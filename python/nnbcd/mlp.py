@@ -1,5 +1,7 @@
 """A fully connected ReLU network whose parameters live in the C++ core."""
 
+import copy
+
 import numpy as np
 
 from . import _validation as v
@@ -286,6 +288,15 @@ class MLP:
     def predict(self, X, n_threads=0):
         """Index of the largest output for each sample."""
         return np.argmax(self.decision_function(X, n_threads), axis=1)
+
+    def copy(self):
+        """An independent copy of this network in its current state: the training weights W_i
+        of compressed layers too, which a model file (and so ``pickle``) does not keep."""
+        twin = object.__new__(type(self))  # not copy.copy: it would go through __reduce__
+        twin.__dict__.update(self.__dict__)
+        twin._net = self._net.copy()
+        twin.training_ = copy.deepcopy(self.training_)
+        return twin
 
     def save(self, path):
         """Write the deployed network to ``path``: a safetensors file holding compressed layers

@@ -3,6 +3,7 @@
 import numpy as np
 
 from . import _validation as v
+from . import weight_decay_trial
 from ._native import core
 from .checkpoint import data_fingerprint, save_checkpoint
 from .history import History
@@ -18,16 +19,24 @@ class TrainingState:
     place. Create with ``BCD.start``; call ``step()`` once per iteration.
 
     This one holds all samples in this process; ``nnbcd.distributed`` has the same run with the
-    samples split over Dask workers."""
+    samples split over Dask workers.
+
+    ``rival``: during a weight-decay trial (``BCD(weight_decay_trial=K)``, see
+    ``nnbcd.weight_decay_trial``) the same run without weight decay, stepped with this one; None
+    otherwise. At iteration K the one that fits the training data better becomes this run.
+    """
 
     def __init__(self, trainer, model, X, Y, labels):
         self.X, self.Y, self.labels = X, Y, labels
         self._begin(trainer, model, X, Y)
+        if weight_decay_trial.wanted(trainer):
+            self.rival = weight_decay_trial.start_rival(self)
 
     def _begin(self, trainer, model, *samples):
         """Start the C++ run on ``samples``: (X, Y) arrays, or a ``core.Samples`` object."""
         self.trainer, self.model = trainer, model
         self.iteration = 0
+        self.rival = None
         self._fingerprint = None
         model.training_ = {"method": "NN-BCD", "iterations": 0, **trainer.settings()}
         cls = core.Bcd32 if model.dtype == np.float32 else core.Bcd64
@@ -53,6 +62,8 @@ class TrainingState:
         self._state.step()
         self.iteration += 1
         self.model.training_["iterations"] = self.iteration
+        if self.rival is not None:
+            weight_decay_trial.advance(self)
 
     @property
     def tau(self):
@@ -74,7 +85,9 @@ class TrainingState:
 
     @weight_decay.setter
     def weight_decay(self, value):
-        self._state.weight_decay = np.atleast_1d(v.check_weight_decay(value))
+        value = v.check_weight_decay(value)
+        self._state.weight_decay = np.atleast_1d(value)
+        self.model.training_["weight_decay"] = value
 
     @property
     def scheduled_tau(self):
@@ -123,6 +136,16 @@ class TrainingState:
         if extrapolation is not None:
             self._state.restore_extrapolation(*extrapolation)
         self.iteration = iteration
+
+    def adopt(self, other):
+        """Continue as ``other`` (a run of the same network on the same samples, at its own
+        iteration): its parameters, lifted variables, schedule, extrapolation and λ_i, exactly
+        as a checkpoint of it would (``other`` is not to be stepped any more)."""
+        self.model._net.assign(other.model._net)
+        kept = other.extrapolation_state() if other.trainer.extrapolation else None
+        self.restore(other.iteration, other.scheduled_tau, *other.lifted(), extrapolation=kept)
+        self.weight_decay = other.weight_decay
+        self.model.training_["iterations"] = self.iteration
 
     def extrapolation_state(self):
         """(t, restarts, W, b, U, V): what continues the extrapolation exactly — the next t of
