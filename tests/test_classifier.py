@@ -103,7 +103,7 @@ def test_auto_settings_follow_the_compression(small_problem, compression, init, 
                                          gamma=penalty, rho=penalty, tau=tau,
                                          tau_growth=tau_growth, tau_max=tau_max,
                                          target_gap=target_gap, overwrite_weights=False,
-                                         extrapolation=extrapolation)):
+                                         extrapolation=extrapolation, weight_decay_trial=0)):
         np.testing.assert_array_equal(W, expected)
     assert not np.array_equal(auto[0], weights(extrapolation=not extrapolation)[0])
     assert not np.array_equal(auto[0], weights(gamma=penalty * 2, rho=penalty * 2)[0])
@@ -115,6 +115,43 @@ def test_auto_settings_follow_the_compression(small_problem, compression, init, 
     assert not np.allclose(auto[0], weights(init_scale=init_scale * 2)[0])
     other_init = "xavier_normal" if init == "normal" else "normal"
     assert not np.allclose(auto[0], weights(init=other_init)[0])
+
+
+@pytest.mark.parametrize("compression, max_iter, trial", [
+    ("tt", 101, 100), ("tt", 100, 0), ("prune", 101, 0), (None, 101, 0)])
+def test_auto_weight_decay_trial_only_for_tensor_trains_fitted_past_it(small_problem,
+                                                                       compression, max_iter,
+                                                                       trial):
+    """"auto": the tensor-train recipe's 100-iteration trial where the fit is longer (a fit cut
+    short would end with the weight decay anyway); none for pruned and dense networks."""
+    X, y = small_problem
+    clf = NNBCDClassifier(hidden_layer_sizes=(16,), compression=compression, max_iter=max_iter,
+                          random_state=0, n_threads=1).fit(X, y)
+    assert clf.model_.training_["weight_decay_trial"] == trial
+    result = clf.model_.training_.get("weight_decay_trial_result")
+    assert (result is not None) == (trial > 0)
+    dropped = result is not None and result["kept"] == "without weight decay"
+    assert clf.weight_decay_ == (0.0 if dropped else 0.0003 if compression else 0.003)
+
+
+@pytest.mark.parametrize("weight_decay", [0.001, 1.0])
+def test_a_warm_start_continues_with_the_weight_decay_the_trial_kept(small_problem,
+                                                                      weight_decay):
+    """``weight_decay_`` is the trial's choice, and a warm start trains on with it, without a
+    second trial; an explicit weight_decay on the warm start is taken as given."""
+    X, y = small_problem
+    clf = NNBCDClassifier(hidden_layer_sizes=(16,), compression="tt", max_iter=6,
+                          weight_decay_trial=4, random_state=0, n_threads=1)
+    clf.set_params(weight_decay=weight_decay).fit(X, y)
+    kept = clf.model_.training_["weight_decay_trial_result"]["kept"]
+    assert clf.weight_decay_ == (weight_decay if kept == "with weight decay" else 0.0)
+    first = clf.weight_decay_
+    clf.set_params(warm_start=True, weight_decay="auto").fit(X, y)
+    assert clf.model_.training_["weight_decay_trial"] == 0
+    assert clf.model_.training_["weight_decay"] == pytest.approx(first * len(X))
+    assert clf.weight_decay_ == first
+    clf.set_params(weight_decay=0.5).fit(X, y)
+    assert clf.model_.training_["weight_decay"] == pytest.approx(0.5 * len(X))
 
 
 def test_a_tau_above_the_recipes_cap_raises_the_cap(small_problem):

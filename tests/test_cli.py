@@ -57,6 +57,10 @@ def test_train_without_options_trains_a_compressed_network(capsys, tmp_path):
     assert model.sizes == [64, 256, 256, 10]
     assert model.compression == [nnbcd.TensorTrain(8), nnbcd.TensorTrain(8), None]
     assert model.training_["weight_decay"] == pytest.approx(0.0003 * 1347)  # per sample
+    # digits' TT network keeps its weight decay after the trial (bench/results/
+    # weight_decay_switch.md: the run without it underfits)
+    assert model.training_["weight_decay_trial"] == 100
+    assert model.training_["weight_decay_trial_result"]["kept"] == "with weight decay"
     assert f"compression ratio {model.compression_ratio:.4g}" in out
     assert model.compression_ratio <= 0.07
     accuracies = [float(accuracy_of(out).split()[0])]

@@ -1,6 +1,10 @@
 """Safety nets of BCD.fit: divergence keeps the last good parameters, early stopping,
 callbacks, and checkpoint -> resume giving the same run as one without interruption."""
 
+import os
+import signal
+import threading
+
 import numpy as np
 import pytest
 
@@ -150,6 +154,43 @@ def test_interrupted_and_resumed_run_equals_an_uninterrupted_one(tmp_path, dtype
     assert resumed.train_accuracy == expected.train_accuracy
     _assert_identical(_parameters(reference), _parameters(resumed_model))
     assert resumed_model.tt_ranks == reference.tt_ranks
+
+
+class _CtrlCDuringNextStep:
+    """A callback that, after iteration ``at``, has SIGINT sent to this process 0.05 s later:
+    during the next step, which takes longer, as a user's Ctrl-C would arrive."""
+
+    def __init__(self, at):
+        self.at = at
+
+    def __call__(self, state, history):
+        if state.iteration == self.at:
+            threading.Timer(0.05, os.kill, (os.getpid(), signal.SIGINT)).start()
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGINT") or os.name == "nt", reason="POSIX signals")
+def test_ctrl_c_during_a_step_counts_the_step_and_resumes_identically(tmp_path):
+    """The core finishes the step it is in; Python raises KeyboardInterrupt as it returns. The
+    checkpoint must hold that step as done, or the resumed run would repeat it."""
+    rng = np.random.default_rng(1)
+    X = rng.standard_normal((3000, 200))
+    y = rng.integers(0, 3, 3000)
+
+    def network():  # a step of some 0.2 s on one thread
+        return nnbcd.MLP([200, 512, 512, 3], seed=3, dtype="float64")
+
+    trainer = nnbcd.BCD(n_threads=1)
+    reference = network()
+    expected = trainer.fit(reference, X, y, 4)
+    path = tmp_path / "run.ckpt"
+    with pytest.warns(RuntimeWarning, match="interrupted after iteration 2"):
+        partial = trainer.fit(network(), X, y, 4, checkpoint=path,
+                              callbacks=[_CtrlCDuringNextStep(1)])
+    assert partial.iteration == [1, 2]
+    resumed_model = network()
+    resumed = trainer.fit(resumed_model, X, y, 4, checkpoint=path)
+    assert resumed.objective == expected.objective
+    _assert_identical(_parameters(reference), _parameters(resumed_model))
 
 
 def test_per_layer_weight_decay_resumes_identically(tmp_path):

@@ -59,11 +59,21 @@ class TrainingState:
 
     def step(self):
         """One BCD iteration: a backward sweep of exact block updates (DESIGN §2)."""
-        self._state.step()
-        self.iteration += 1
-        self.model.training_["iterations"] = self.iteration
+        try:
+            self._state.step()
+        except KeyboardInterrupt:
+            # Ctrl-C during the step (the core does not stop for it) is raised as the step
+            # returns: the step is done, and a checkpoint must say so
+            if self._state.iteration > self.iteration:
+                self._count_step()
+            raise
+        self._count_step()
         if self.rival is not None:
             weight_decay_trial.advance(self)
+
+    def _count_step(self):
+        self.iteration += 1
+        self.model.training_["iterations"] = self.iteration
 
     @property
     def tau(self):
