@@ -92,6 +92,25 @@ def test_init_and_weight_decay_reach_the_network(capsys, tmp_path):
     assert other.training_["weight_decay"] == pytest.approx(0.001 * 1347)
 
 
+def test_weight_decay_trial_is_passed_on_and_refused_on_a_cluster(capsys, tmp_path):
+    """--weight-decay-trial reaches the trainer; the recipe's trial needs a run longer than it
+    (5 iterations: none); asked for on a Dask cluster it is a clear error, not a crash."""
+    def trained(*options):
+        status, _, err = run(capsys, "train", "--output", tmp_path / "_".join(map(str, options)),
+                             "--iterations", 5, "--no-plot", *SMALL, *options)
+        assert status == 0, err
+        return nnbcd.load(tmp_path / "_".join(map(str, options)) / "model.safetensors")
+
+    assert trained().training_["weight_decay_trial"] == 0
+    chosen = trained("--weight-decay-trial", 3).training_
+    assert chosen["weight_decay_trial"] == 3
+    assert chosen["weight_decay_trial_result"]["iteration"] == 3
+    pytest.importorskip("distributed")
+    status, _, err = run(capsys, "train", "--output", tmp_path / "cluster", "--iterations", 5,
+                         "--no-plot", *SMALL, "--weight-decay-trial", 3, "--workers", 1)
+    assert status == 1 and "weight_decay_trial is not available on a Dask cluster" in err
+
+
 def test_schedule_and_couplings_follow_the_compression_unless_given(capsys, tmp_path):
     """--tau, --tau-growth, --tau-max, --target-gap, --[no-]overwrite-weights, --gamma, --rho
     and --[no-]extrapolation are passed on; without them nnbcd.recipes': plain BCD (no W <- G),
