@@ -24,6 +24,8 @@ class TrainingState:
     ``rival``: during a weight-decay trial (``BCD(weight_decay_trial=K)``, see
     ``nnbcd.weight_decay_trial``) the same run without weight decay, stepped with this one; None
     otherwise. At iteration K the one that fits the training data better becomes this run.
+    The rival follows the trainer's settings: ``tau`` or ``weight_decay`` set by a callback
+    during the trial change this run only.
     """
 
     def __init__(self, trainer, model, X, Y, labels):
