@@ -205,8 +205,8 @@ class NNBCDEstimator(BaseEstimator):
     # at CR 0.064 ≈ 0.95, one pruned to 90 % ≈ 0.97; see README and ``nnbcd.recipes``.
     def __init__(self, hidden_layer_sizes=(256,), *, gamma="auto", rho="auto", alpha=1.0,
                  tau="auto", tau_growth="auto", tau_max="auto", target_gap="auto",
-                 overwrite_weights=False, extrapolation="auto",
-                 weight_decay="auto", weight_decay_trial="auto", init="auto", init_scale="auto", max_iter=200,
+                 overwrite_weights=False, extrapolation="auto", weight_decay="auto",
+                 weight_decay_trial="auto", init="auto", init_scale="auto", max_iter=200,
                  compression=None, sparsity=0.9, tt_rank=8, early_stopping=False,
                  validation_fraction=0.1, n_iter_no_change=10, tol=1e-4, warm_start=False,
                  random_state=None, n_threads=0, dtype="float32", standardize=True,

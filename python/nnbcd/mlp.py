@@ -267,7 +267,8 @@ class MLP:
         return (W != 0) & alive[i + 1][:, None] & alive[i][None, :]
 
     def training_bytes(self, n_samples):
-        """Memory BCD allocates to train on ``n_samples`` samples (see ``nnbcd.memory.lifted_bytes``)."""
+        """Memory one BCD run allocates to train on ``n_samples`` samples (see
+        ``nnbcd.memory.lifted_bytes``; a weight-decay trial holds two runs)."""
         return lifted_bytes(self.sizes, n_samples, self.dtype)
 
     def check_input(self, X, name="X"):
