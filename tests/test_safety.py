@@ -183,9 +183,15 @@ def test_ctrl_c_during_a_step_counts_the_step_and_resumes_identically(tmp_path):
     reference = network()
     expected = trainer.fit(reference, X, y, 4)
     path = tmp_path / "run.ckpt"
-    with pytest.warns(RuntimeWarning, match="interrupted after iteration 2"):
-        partial = trainer.fit(network(), X, y, 4, checkpoint=path,
-                              callbacks=[_CtrlCDuringNextStep(1)])
+    # Python's own Ctrl-C handler, as in a terminal (a job started in the background ignores
+    # SIGINT, and Python then leaves it ignored)
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        with pytest.warns(RuntimeWarning, match="interrupted after iteration 2"):
+            partial = trainer.fit(network(), X, y, 4, checkpoint=path,
+                                  callbacks=[_CtrlCDuringNextStep(1)])
+    finally:
+        signal.signal(signal.SIGINT, previous)
     assert partial.iteration == [1, 2]
     resumed_model = network()
     resumed = trainer.fit(resumed_model, X, y, 4, checkpoint=path)
