@@ -302,10 +302,8 @@ class NNBCDEstimator(BaseEstimator):
         )
         s.tau_max = (chosen.tau_cap(s.tau) if _is_auto(self.tau_max)
                      else v.check_non_negative("tau_max", self.tau_max))
-        # "auto": a trial only where the fit outlasts it (one cut short keeps the weight decay)
         s.weight_decay_trial = (
-            (chosen.weight_decay_trial if s.max_iter > chosen.weight_decay_trial else 0)
-            if _is_auto(self.weight_decay_trial)
+            chosen.trial_for(s.max_iter) if _is_auto(self.weight_decay_trial)
             else v.check_int("weight_decay_trial", self.weight_decay_trial, 0))
         # The schedule's own checks (gamma > 0, tau_max >= tau, ...), with BCD's messages.
         BCD(gamma=s.gamma, rho=s.rho, alpha=self.alpha, tau=s.tau,

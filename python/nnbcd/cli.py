@@ -384,14 +384,12 @@ def _trainer(args, n_samples):
 
 
 def _weight_decay_trial(args, chosen):
-    """--weight-decay-trial, else the recipe's where the run outlasts it and runs in this
-    process (a trial needs both runs' lifted variables here)."""
+    """--weight-decay-trial, else the recipe's for the run where it runs in this process (a
+    trial needs both runs' lifted variables here)."""
     if args.weight_decay_trial is not None:
         return args.weight_decay_trial
     on_cluster = args.scheduler is not None or args.workers is not None
-    if on_cluster or args.iterations <= chosen.weight_decay_trial:
-        return 0
-    return chosen.weight_decay_trial
+    return 0 if on_cluster else chosen.trial_for(args.iterations)
 
 
 def _fit(args, trainer, model, data, centre):

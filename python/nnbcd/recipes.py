@@ -110,6 +110,11 @@ class Recipe:
                     weight_decay=self.weight_decay * n_samples,
                     weight_decay_trial=self.weight_decay_trial)
 
+    def trial_for(self, iterations):
+        """The weight-decay trial of a run of ``iterations`` iterations: this recipe's where the
+        run outlasts it, else none (a run cut short by it ends with the weight decay anyway)."""
+        return self.weight_decay_trial if iterations > self.weight_decay_trial else 0
+
     def tau_cap(self, tau):
         """The cap of τ when none is given: this recipe's, or ``tau`` where that is larger (a
         τ asked for above the cap is not refused over a cap nobody set)."""
