@@ -32,11 +32,11 @@ and on MNIST (``bench/suite.py``):
   ``nnbcd.weight_decay_trial``): the run with it and a rival without it take the first 100
   iterations side by side, and the one whose deployed network has the lower training loss goes
   on. At equal wall time, the trial's doubled iterations charged: the CNN at rank 40 0.9726
-  (it keeps the run without: training loss 221 against 465), at rank 220 0.9741 (32 against
-  400), the TT MLP 0.9677 (it keeps the weight decay: 301 against 1104); on digits (3 seeds) it
+  (it keeps the run without: training loss 221 against 465), at rank 220 0.9740 (32 against
+  400), the TT MLP 0.9690 (it keeps the weight decay: 301 against 1104); on digits (3 seeds) it
   keeps the weight decay for the TT network and the TT ConvNet every time, where a 50-iteration
-  trial mis-picks one seed (``bench/prototype_weight_decay_trial.py``,
-  ``bench/results/weight_decay_switch.md``).
+  trial mis-picks one seed (``bench/results/weight_decay_switch.md``,
+  ``bench/results/experiments_s25_trial_2threads/``).
 - Dense networks take the weight decay that stops a dense fit from memorising (0.003 per
   sample) and start at kaiming's scale.
 - Pruned networks start from N(0, 0.01²) too since session 22: LeNet-300-100 pruned to 90 %
